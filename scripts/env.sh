@@ -1,0 +1,49 @@
+# shellcheck shell=bash
+# Sourced by ./dev and .ci/run. Puts Node 24 and pnpm on PATH, installing them from the npm
+# registry into .tools/ when the machine's own are missing or too old, so a fresh machine needs
+# no manual step. Idempotent: a second run only checks versions.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+NODE_MAJOR=24
+PNPM_VERSION="$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' "$ROOT/package.json")"
+
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+if [ -x "$TOOLS/node/node_modules/node/bin/node" ]; then
+  export PATH="$TOOLS/node/node_modules/node/bin:$PATH"
+fi
+if [ "$(node_major)" -lt "$NODE_MAJOR" ]; then
+  echo "[env] system Node is $(node --version 2>/dev/null || echo missing); installing node@$NODE_MAJOR into .tools/node" >&2
+  npm install --prefix "$TOOLS/node" "node@$NODE_MAJOR" --no-audit --no-fund --loglevel=error >&2
+  export PATH="$TOOLS/node/node_modules/node/bin:$PATH"
+  if [ "$(node_major)" -lt "$NODE_MAJOR" ]; then
+    echo "[env] could not provision Node $NODE_MAJOR (got $(node --version))" >&2
+    exit 1
+  fi
+fi
+
+if [ -x "$TOOLS/pnpm/node_modules/.bin/pnpm" ]; then
+  export PATH="$TOOLS/pnpm/node_modules/.bin:$PATH"
+fi
+if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
+  echo "[env] installing pnpm@$PNPM_VERSION into .tools/pnpm" >&2
+  npm install --prefix "$TOOLS/pnpm" "pnpm@$PNPM_VERSION" --no-audit --no-fund --loglevel=error >&2
+  export PATH="$TOOLS/pnpm/node_modules/.bin:$PATH"
+fi
+export COREPACK_ENABLE_STRICT=0
+export npm_config_update_notifier=false
+
+# Starts the machine's PostgreSQL and Redis when they are not answering (CI and fresh sessions).
+ensure_services() {
+  if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+    echo "[env] starting PostgreSQL" >&2
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+  fi
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    echo "[env] starting Redis" >&2
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no || true
+    for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
+  fi
+}

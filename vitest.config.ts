@@ -1,0 +1,40 @@
+import { defineConfig } from 'vitest/config';
+
+// Workspace packages resolve to their TypeScript sources (the `source` export condition), so tests
+// never depend on a stale build.
+const conditions = ['source', 'module', 'node', 'development|production'];
+const resolve = { conditions };
+const ssr = { resolve: { conditions, externalConditions: ['source'] } };
+
+export default defineConfig({
+  resolve,
+  ssr,
+  test: {
+    reporters: ['default'],
+    projects: [
+      {
+        resolve,
+        ssr,
+        test: {
+          name: 'unit',
+          include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts'],
+          exclude: ['**/*.int.test.ts', '**/node_modules/**'],
+        },
+      },
+      {
+        resolve,
+        ssr,
+        test: {
+          name: 'integration',
+          include: ['packages/*/test/**/*.int.test.ts', 'services/*/test/**/*.int.test.ts', 'tests/**/*.int.test.ts'],
+          exclude: ['**/node_modules/**'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          // Two cores: more forks only compete for the same CPU and the shared PostgreSQL.
+          maxWorkers: 2,
+          globalSetup: ['packages/testkit/src/global-setup.ts'],
+        },
+      },
+    ],
+  },
+});
