@@ -28,6 +28,7 @@ export function coerceError(value: unknown): Error {
 /** The stable code of an error when it has one, else a generic code. */
 export function errorCode(error: unknown, fallback = 'INTERNAL'): string {
   if (error instanceof ArchiverError) return error.code;
-  if (error && typeof error === 'object' && 'code' in error && typeof error.code === 'string') return error.code;
+  if (error && typeof error === 'object' && 'code' in error && typeof error.code === 'string')
+    return error.code;
   return fallback;
 }

@@ -1,4 +1,4 @@
 export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 export { ArchiverError, coerceError, errorCode } from './errors.js';
-export { createLogger, type CreateLoggerOptions, type Logger, REDACT_PATHS, silentLogger } from './logger.js';
+export { type CreateLoggerOptions, createLogger, type Logger, REDACT_PATHS, silentLogger } from './logger.js';
 export { sleep } from './sleep.js';

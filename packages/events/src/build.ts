@@ -32,5 +32,8 @@ export function buildArchivalConfirmation(
   data: ArchivalSuccess['data'] | ArchivalFailure['data'],
   options: BuildOptions,
 ): ArchivalConfirmation {
-  return maybeSign({ ...envelope(options), event_type: TOPICS.archivalConfirmation, data }, options.secret) as ArchivalConfirmation;
+  return maybeSign(
+    { ...envelope(options), event_type: TOPICS.archivalConfirmation, data },
+    options.secret,
+  ) as ArchivalConfirmation;
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { checkRange, chunkIdentity, isoTimestamp, uuid } from './fields.js';
 import { envelopeShape } from './envelope.js';
+import { checkRange, chunkIdentity, isoTimestamp, uuid } from './fields.js';
 import { TOPICS } from './topics.js';
 
 export const storageBackend = z.enum(['azure', 's3', 'local']);
@@ -49,7 +49,11 @@ const common = {
   event_type: z.literal(TOPICS.archivalConfirmation),
 };
 
-const identity = chunkIdentity.extend({ request_event_id: uuid, attempt: z.number().int().min(1).max(1000), completed_at: isoTimestamp });
+const identity = chunkIdentity.extend({
+  request_event_id: uuid,
+  attempt: z.number().int().min(1).max(1000),
+  completed_at: isoTimestamp,
+});
 
 export const archivalSuccessSchema = z
   .object({

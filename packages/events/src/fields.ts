@@ -18,7 +18,10 @@ export const pgIdentifier = z
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters');
 
-export const isoTimestamp = z.iso.datetime({ offset: true, message: 'must be an ISO-8601 timestamp with offset' });
+export const isoTimestamp = z.iso.datetime({
+  offset: true,
+  message: 'must be an ISO-8601 timestamp with offset',
+});
 
 export const uuid = z.uuid({ message: 'must be a UUID' });
 
@@ -29,9 +32,12 @@ export const dimensionType = z.enum(['timestamp', 'integer']);
 export type DimensionType = z.infer<typeof dimensionType>;
 
 /** A range bound: an ISO timestamp for time dimensions, a decimal integer for integer ones. */
-export const rangeBound = z.string().max(40, 'is too long').regex(/^(-?\d{1,19}|\d{4}-\d{2}-\d{2}T.+)$/, {
-  message: 'must be an ISO-8601 timestamp or a decimal integer',
-});
+export const rangeBound = z
+  .string()
+  .max(40, 'is too long')
+  .regex(/^(-?\d{1,19}|\d{4}-\d{2}-\d{2}T.+)$/, {
+    message: 'must be an ISO-8601 timestamp or a decimal integer',
+  });
 
 /** The identity of one chunk, carried by requests and echoed by confirmations. */
 export const chunkIdentity = z.object({
@@ -53,8 +59,10 @@ export function checkRange(value: ChunkIdentity, ctx: z.RefinementCtx): void {
   const { dimension_type: type, chunk_start_time: start, chunk_end_time: end } = value;
   if (type === 'integer') {
     const isInt = (s: string) => /^-?\d{1,19}$/.test(s);
-    if (!isInt(start)) ctx.addIssue({ code: 'custom', path: ['chunk_start_time'], message: 'must be an integer' });
-    if (!isInt(end)) ctx.addIssue({ code: 'custom', path: ['chunk_end_time'], message: 'must be an integer' });
+    if (!isInt(start))
+      ctx.addIssue({ code: 'custom', path: ['chunk_start_time'], message: 'must be an integer' });
+    if (!isInt(end))
+      ctx.addIssue({ code: 'custom', path: ['chunk_end_time'], message: 'must be an integer' });
     if (isInt(start) && isInt(end) && BigInt(start) >= BigInt(end)) {
       ctx.addIssue({ code: 'custom', path: ['chunk_end_time'], message: 'must be after chunk_start_time' });
     }
@@ -62,8 +70,18 @@ export function checkRange(value: ChunkIdentity, ctx: z.RefinementCtx): void {
   }
   const startOk = isoTimestamp.safeParse(start).success;
   const endOk = isoTimestamp.safeParse(end).success;
-  if (!startOk) ctx.addIssue({ code: 'custom', path: ['chunk_start_time'], message: 'must be an ISO-8601 timestamp with offset' });
-  if (!endOk) ctx.addIssue({ code: 'custom', path: ['chunk_end_time'], message: 'must be an ISO-8601 timestamp with offset' });
+  if (!startOk)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['chunk_start_time'],
+      message: 'must be an ISO-8601 timestamp with offset',
+    });
+  if (!endOk)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['chunk_end_time'],
+      message: 'must be an ISO-8601 timestamp with offset',
+    });
   if (startOk && endOk && Date.parse(start) >= Date.parse(end)) {
     ctx.addIssue({ code: 'custom', path: ['chunk_end_time'], message: 'must be after chunk_start_time' });
   }

@@ -1,4 +1,4 @@
-export { buildArchivalConfirmation, buildArchivalRequest, type BuildOptions } from './build.js';
+export { type BuildOptions, buildArchivalConfirmation, buildArchivalRequest } from './build.js';
 export { canonicalJson } from './canonical.js';
 export {
   type ArchivalConfirmation,
@@ -10,15 +10,15 @@ export {
   type ObjectLocation,
   type StorageBackendKind,
 } from './confirmation.js';
-export { type ChunkIdentity, type DimensionType, type SourceKind } from './fields.js';
+export type { ChunkIdentity, DimensionType, SourceKind } from './fields.js';
 export {
-  EventValidationError,
   type EventErrorCode,
+  EventValidationError,
   type FieldIssue,
-  parseArchivalConfirmation,
-  parseArchivalRequest,
   type ParseOptions,
   type ParseResult,
+  parseArchivalConfirmation,
+  parseArchivalRequest,
 } from './parse.js';
 export { type ArchivalRequest, type ArchivalRequestData, archivalRequestSchema } from './request.js';
 export { checkSignature, type SignatureCheck, signEvent } from './signing.js';

@@ -11,7 +11,12 @@ export interface FieldIssue {
   message: string;
 }
 
-export type EventErrorCode = 'EVENT_NOT_JSON' | 'EVENT_TOO_LARGE' | 'EVENT_INVALID' | 'SIGNATURE_MISSING' | 'SIGNATURE_INVALID';
+export type EventErrorCode =
+  | 'EVENT_NOT_JSON'
+  | 'EVENT_TOO_LARGE'
+  | 'EVENT_INVALID'
+  | 'SIGNATURE_MISSING'
+  | 'SIGNATURE_INVALID';
 
 /** Why an event was refused, naming every bad field. Never retryable: the same bytes fail again. */
 export class EventValidationError extends ArchiverError {
@@ -39,7 +44,8 @@ function fail<T>(code: EventErrorCode, field: string, message: string): ParseRes
 function decode(input: unknown): ParseResult<unknown> {
   if (typeof input === 'string' || Buffer.isBuffer(input)) {
     const bytes = typeof input === 'string' ? Buffer.byteLength(input) : input.length;
-    if (bytes > MAX_EVENT_BYTES) return fail('EVENT_TOO_LARGE', '(root)', `event is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES}`);
+    if (bytes > MAX_EVENT_BYTES)
+      return fail('EVENT_TOO_LARGE', '(root)', `event is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES}`);
     try {
       return { ok: true, value: JSON.parse(input.toString()) };
     } catch (error) {
@@ -47,14 +53,16 @@ function decode(input: unknown): ParseResult<unknown> {
     }
   }
   const size = Buffer.byteLength(JSON.stringify(input) ?? '');
-  if (size > MAX_EVENT_BYTES) return fail('EVENT_TOO_LARGE', '(root)', `event is ${size} bytes; the limit is ${MAX_EVENT_BYTES}`);
+  if (size > MAX_EVENT_BYTES)
+    return fail('EVENT_TOO_LARGE', '(root)', `event is ${size} bytes; the limit is ${MAX_EVENT_BYTES}`);
   return { ok: true, value: input };
 }
 
 function toIssues(error: z.ZodError): FieldIssue[] {
   return error.issues.map((issue) => ({
     field: issue.path.length ? issue.path.map(String).join('.') : '(root)',
-    message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
+    message:
+      issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
   }));
 }
 
@@ -62,22 +70,31 @@ function parseWith<T>(schema: z.ZodType<T>, input: unknown, options: ParseOption
   const decoded = decode(input);
   if (!decoded.ok) return decoded as ParseResult<T>;
   const result = schema.safeParse(decoded.value);
-  if (!result.success) return { ok: false, error: new EventValidationError('EVENT_INVALID', toIssues(result.error)) };
+  if (!result.success)
+    return { ok: false, error: new EventValidationError('EVENT_INVALID', toIssues(result.error)) };
   if (options.secret) {
     // The signature covers the event as sent, so verify the decoded input, not the parsed copy
     // (which gains defaults).
     const check = checkSignature(decoded.value as Record<string, unknown>, options.secret);
-    if (check === 'missing') return fail('SIGNATURE_MISSING', 'signature', 'a signature is required because a secret is configured');
-    if (check === 'invalid') return fail('SIGNATURE_INVALID', 'signature', 'does not match the event content');
+    if (check === 'missing')
+      return fail('SIGNATURE_MISSING', 'signature', 'a signature is required because a secret is configured');
+    if (check === 'invalid')
+      return fail('SIGNATURE_INVALID', 'signature', 'does not match the event content');
   }
   return { ok: true, value: result.data };
 }
 
-export function parseArchivalRequest(input: unknown, options: ParseOptions = {}): ParseResult<ArchivalRequest> {
+export function parseArchivalRequest(
+  input: unknown,
+  options: ParseOptions = {},
+): ParseResult<ArchivalRequest> {
   return parseWith(archivalRequestSchema, input, options);
 }
 
-export function parseArchivalConfirmation(input: unknown, options: ParseOptions = {}): ParseResult<ArchivalConfirmation> {
+export function parseArchivalConfirmation(
+  input: unknown,
+  options: ParseOptions = {},
+): ParseResult<ArchivalConfirmation> {
   // Choose the branch by status first: a plain union would report the errors of both branches.
   const decoded = decode(input);
   if (!decoded.ok) return decoded as ParseResult<ArchivalConfirmation>;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { checkRange, chunkIdentity, isoTimestamp } from './fields.js';
 import { envelopeShape } from './envelope.js';
+import { checkRange, chunkIdentity, isoTimestamp } from './fields.js';
 import { TOPICS } from './topics.js';
 
 export const archivalRequestSchema = z

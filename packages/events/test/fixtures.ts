@@ -38,7 +38,12 @@ export function successData(overrides: Record<string, unknown> = {}) {
     request_event_id: randomUUID(),
     completed_at: '2026-01-01T00:01:00.000Z',
     status: 'SUCCESS' as const,
-    object: { backend: 'azure' as const, container: 'archive', key: 'a/b.parquet', manifest_key: 'a/b.parquet.manifest.json' },
+    object: {
+      backend: 'azure' as const,
+      container: 'archive',
+      key: 'a/b.parquet',
+      manifest_key: 'a/b.parquet.manifest.json',
+    },
     manifest: {
       row_count: 10,
       content_checksum: '-1234567890123',

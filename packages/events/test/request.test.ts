@@ -33,11 +33,16 @@ describe('parseArchivalRequest', () => {
   });
 
   it('refuses bad timestamps and a range that ends before it starts', () => {
-    expect(fieldsOf(parseArchivalRequest(requestEvent({ occurred_at: 'yesterday' })))).toEqual(['occurred_at']);
-    expect(fieldsOf(parseArchivalRequest(requestEvent({}, { chunk_start_time: '2024-13-45T99:00:00Z' })))).toContain(
-      'data.chunk_start_time',
+    expect(fieldsOf(parseArchivalRequest(requestEvent({ occurred_at: 'yesterday' })))).toEqual([
+      'occurred_at',
+    ]);
+    expect(
+      fieldsOf(parseArchivalRequest(requestEvent({}, { chunk_start_time: '2024-13-45T99:00:00Z' }))),
+    ).toContain('data.chunk_start_time');
+    const reversed = requestEvent(
+      {},
+      { chunk_start_time: '2024-02-01T00:00:00Z', chunk_end_time: '2024-01-01T00:00:00Z' },
     );
-    const reversed = requestEvent({}, { chunk_start_time: '2024-02-01T00:00:00Z', chunk_end_time: '2024-01-01T00:00:00Z' });
     expect(fieldsOf(parseArchivalRequest(reversed))).toEqual(['data.chunk_end_time']);
   });
 
@@ -50,18 +55,24 @@ describe('parseArchivalRequest', () => {
 
   it('refuses an unknown schema_version, an unknown event type and unknown fields', () => {
     expect(fieldsOf(parseArchivalRequest(requestEvent({ schema_version: 2 })))).toEqual(['schema_version']);
-    expect(fieldsOf(parseArchivalRequest(requestEvent({ event_type: 'database.archival.confirmation' })))).toEqual([
-      'event_type',
-    ]);
+    expect(
+      fieldsOf(parseArchivalRequest(requestEvent({ event_type: 'database.archival.confirmation' }))),
+    ).toEqual(['event_type']);
     const extra = parseArchivalRequest(requestEvent({}, { connection_string: 'postgres://x' }));
     expect(extra.ok).toBe(false);
     if (!extra.ok) expect(extra.error.message).toContain('connection_string');
   });
 
   it('refuses a database name that looks like a connection string and identifiers with control characters', () => {
-    expect(fieldsOf(parseArchivalRequest(requestEvent({}, { database: 'postgres://u:p@h/db' })))).toEqual(['data.database']);
-    expect(fieldsOf(parseArchivalRequest(requestEvent({}, { chunk_name: 'a\u0000b' })))).toEqual(['data.chunk_name']);
-    expect(fieldsOf(parseArchivalRequest(requestEvent({}, { table_name: 'x'.repeat(64) })))).toEqual(['data.table_name']);
+    expect(fieldsOf(parseArchivalRequest(requestEvent({}, { database: 'postgres://u:p@h/db' })))).toEqual([
+      'data.database',
+    ]);
+    expect(fieldsOf(parseArchivalRequest(requestEvent({}, { chunk_name: 'a\u0000b' })))).toEqual([
+      'data.chunk_name',
+    ]);
+    expect(fieldsOf(parseArchivalRequest(requestEvent({}, { table_name: 'x'.repeat(64) })))).toEqual([
+      'data.table_name',
+    ]);
   });
 
   it('refuses oversized payloads before parsing them', () => {

@@ -1,0 +1,57 @@
+export interface MessageMeta {
+  /** The Redis stream entry id. */
+  id: string;
+  topic: string;
+  /** How many times this entry has been handed to a consumer, this time included. */
+  deliveries: number;
+}
+
+export type Handler<T> = (event: T, meta: MessageMeta) => Promise<void>;
+
+/** Validates a raw payload; a failure sends the message to dead-letter with the error's message. */
+export type PayloadParser<T> = (raw: string) => { ok: true; value: T } | { ok: false; error: Error };
+
+export interface ConsumeOptions<T> {
+  parse: PayloadParser<T>;
+  /** Handlers running at once in this consumer. */
+  concurrency?: number;
+  /** A message pending this long with its consumer silent is taken over by another one. */
+  visibilityTimeoutMs?: number;
+  /** Deliveries after which a message that keeps failing goes to dead-letter. */
+  maxDeliveries?: number;
+  /** How long one XREADGROUP blocks; bounds how quickly close() returns. */
+  blockMs?: number;
+  /** How often to look for messages abandoned by dead consumers. */
+  claimIntervalMs?: number;
+}
+
+export interface Subscription {
+  /** Stops reading, waits for handlers in flight, then releases the connection. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export interface DeadLetter {
+  id: string;
+  payload: string;
+  reason: string;
+  sourceId: string;
+  group: string;
+  deliveries: number;
+}
+
+export interface Bus {
+  /** Appends the event to the topic's stream, then mirrors it on the pub/sub channel. */
+  publish(topic: string, event: unknown): Promise<string>;
+  consume<T>(
+    topic: string,
+    group: string,
+    consumer: string,
+    handler: Handler<T>,
+    options: ConsumeOptions<T>,
+  ): Promise<Subscription>;
+  /** Reads the newest dead-lettered messages of a topic. */
+  deadLetters(topic: string, count?: number): Promise<DeadLetter[]>;
+  /** Messages delivered to the group and not yet acknowledged. */
+  pending(topic: string, group: string): Promise<number>;
+  close(): Promise<void>;
+}
