@@ -17,6 +17,7 @@ export default defineConfig({
         ssr,
         test: {
           name: 'unit',
+          sequence: { groupOrder: 0 },
           include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
         },
@@ -26,6 +27,7 @@ export default defineConfig({
         ssr,
         test: {
           name: 'integration',
+          sequence: { groupOrder: 1 },
           include: [
             'packages/*/test/**/*.int.test.ts',
             'services/*/test/**/*.int.test.ts',
