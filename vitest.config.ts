@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 // Workspace packages resolve to their TypeScript sources (the `source` export condition), so tests
 // never depend on a stale build.
-const conditions = ['source', 'module', 'node', 'development|production'];
+// 'module' is left out on purpose: it makes Vite pick the AWS SDK's extensionless dist-es build.
+const conditions = ['source', 'node', 'development|production'];
 const resolve = { conditions };
 const ssr = { resolve: { conditions, externalConditions: ['source'] } };
 

@@ -35,9 +35,13 @@ export type DatabaseConnectionConfig = z.infer<typeof databaseConnectionSchema>;
 type Endpoint = z.infer<typeof endpoint>;
 
 /** Resolves where a configured database lives, reading secrets from the environment. */
-export function resolveUrl(config: Endpoint, env: NodeJS.ProcessEnv = process.env): { url?: string; options: postgres.Options<{}> } {
+export function resolveUrl(
+  config: Endpoint,
+  env: NodeJS.ProcessEnv = process.env,
+): { url?: string; options: postgres.Options<{}> } {
   const fromEnv = config.url_env ? env[config.url_env] : undefined;
-  if (config.url_env && !fromEnv) throw new Error(`environment variable ${config.url_env} (url_env) is not set`);
+  if (config.url_env && !fromEnv)
+    throw new Error(`environment variable ${config.url_env} (url_env) is not set`);
   const url = fromEnv ?? config.url;
   if (url) return { url, options: {} };
   const password = config.password_env ? env[config.password_env] : undefined;

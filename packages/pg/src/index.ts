@@ -10,10 +10,10 @@ export {
   type ChunkRange,
   findHypertableChunk,
   findPartition,
-  hasTimescaleDb,
   type HypertableChunk,
+  hasTimescaleDb,
   type Partition,
   partitionsOf,
 } from './sql/catalog.js';
-export { chunkContentChecksum, type ContentChecksum, createChecksumAccumulator } from './sql/checksum.js';
+export { type ContentChecksum, chunkContentChecksum, createChecksumAccumulator } from './sql/checksum.js';
 export { type ColumnInfo, listColumns } from './sql/columns.js';

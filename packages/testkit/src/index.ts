@@ -1,6 +1,15 @@
+export {
+  AZURITE_ACCOUNT,
+  AZURITE_KEY,
+  type AzuriteHandle,
+  azuriteConnectionString,
+  startAzurite,
+} from './azurite.js';
+export { duckdbLiteral, duckdbQuery } from './duckdb.js';
 export { testDatabaseUrl, testRedisUrl, uniqueName } from './env.js';
 export { freePort } from './free-port.js';
 export { pgDatabase, pgSchema, type Sql } from './postgres.js';
 export { redisNamespace } from './redis.js';
 export { type RedisServerHandle, startRedisServer } from './redis-server.js';
+export { type S3rverHandle, startS3rver } from './s3rver.js';
 export { embeddedTimescaleOptions, startTimescale, type TimescaleHandle } from './timescale.js';

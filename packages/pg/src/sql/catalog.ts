@@ -125,7 +125,12 @@ export async function partitionsOf(
     order by partition_schema, partition_name`;
   const parsed: Partition[] = [];
   for (const r of rows) {
-    const base = { partitionSchema: r.partition_schema, partitionName: r.partition_name, keyColumn: r.key_column, isDefault: r.is_default };
+    const base = {
+      partitionSchema: r.partition_schema,
+      partitionName: r.partition_name,
+      keyColumn: r.key_column,
+      isDefault: r.is_default,
+    };
     if (r.lower === null || r.upper === null) {
       parsed.push(base);
       continue;

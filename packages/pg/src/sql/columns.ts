@@ -19,7 +19,14 @@ export async function listColumns(
   table: string,
 ): Promise<ColumnInfo[]> {
   const rows = await sql<
-    { name: string; pg_type: string; base_type: string; category: string; typmod: number; not_null: boolean }[]
+    {
+      name: string;
+      pg_type: string;
+      base_type: string;
+      category: string;
+      typmod: number;
+      not_null: boolean;
+    }[]
   >`
     select a.attname as name,
            format_type(a.atttypid, a.atttypmod) as pg_type,

@@ -1,0 +1,50 @@
+import type { ChunkIdentity } from '@chunk-archiver/events';
+
+/** Characters that are safe in every backend's keys and in Hive-style paths. */
+function safe(part: string): string {
+  return part.replace(
+    /[^A-Za-z0-9_.=-]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`,
+  );
+}
+
+/** `20240101T000000.000000Z` from an ISO timestamp; integers are kept as they are. */
+function compactBound(bound: string, integer: boolean): string {
+  if (integer) return bound;
+  const iso = new Date(bound).toISOString(); // 2024-01-01T00:00:00.000Z
+  return iso.replace(/[-:]/g, '').replace(/\.(\d{3})Z$/, '.$1Z');
+}
+
+export interface ArchiveKeys {
+  dataKey: string;
+  manifestKey: string;
+}
+
+/**
+ * The deterministic location of a chunk's archive:
+ * `<prefix>/<database>/<schema>.<table>/year=YYYY/month=MM/day=DD/<chunk>_<start>_<end>.parquet`
+ * (integer dimensions: `range_start=<n>/` in place of the date folders). The same chunk always
+ * maps to the same key, so a retried archive overwrites instead of duplicating.
+ */
+export function archiveKeys(prefix: string, chunk: ChunkIdentity): ArchiveKeys {
+  const integer = chunk.dimension_type === 'integer';
+  const start = compactBound(chunk.chunk_start_time, integer);
+  const end = compactBound(chunk.chunk_end_time, integer);
+  let partition: string;
+  if (integer) {
+    partition = `range_start=${safe(chunk.chunk_start_time)}`;
+  } else {
+    const d = new Date(chunk.chunk_start_time);
+    const pad = (n: number) => String(n).padStart(2, '0');
+    partition = `year=${d.getUTCFullYear()}/month=${pad(d.getUTCMonth() + 1)}/day=${pad(d.getUTCDate())}`;
+  }
+  const parts = [
+    ...prefix.split('/').filter(Boolean).map(safe),
+    safe(chunk.database),
+    `${safe(chunk.table_schema)}.${safe(chunk.table_name)}`,
+    partition,
+    `${safe(chunk.chunk_name)}_${safe(start)}_${safe(end)}.parquet`,
+  ];
+  const dataKey = parts.join('/');
+  return { dataKey, manifestKey: `${dataKey}.manifest.json` };
+}

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+
+export const MANIFEST_VERSION = 1;
+
+export const manifestSchema = z
+  .object({
+    manifest_version: z.literal(MANIFEST_VERSION),
+    object_key: z.string(),
+    row_count: z.number().int().nonnegative(),
+    content_checksum: z.string(),
+    checksum_definition: z.string(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    bytes: z.number().int().nonnegative(),
+    codec: z.enum(['snappy', 'gzip', 'zstd', 'uncompressed']),
+    row_group_size: z.number().int().positive(),
+    columns: z.array(
+      z.object({ name: z.string(), pg_type: z.string(), parquet_type: z.string(), nullable: z.boolean() }),
+    ),
+    range: z.object({
+      dimension_type: z.enum(['timestamp', 'integer']),
+      start: z.string(),
+      end: z.string(),
+      column: z.string(),
+    }),
+    source: z.object({
+      database: z.string(),
+      kind: z.enum(['timescaledb', 'partition']),
+      table_schema: z.string(),
+      table_name: z.string(),
+      chunk_schema: z.string(),
+      chunk_name: z.string(),
+    }),
+    writer: z.object({ name: z.string(), version: z.string(), parquet_library: z.string() }),
+    request_event_id: z.string(),
+    created_at: z.string(),
+  })
+  .strict();
+
+export type Manifest = z.infer<typeof manifestSchema>;
+
+/** The manifest names how its checksum was computed, so a future change cannot be confused with it. */
+export const CHECKSUM_DEFINITION =
+  'count(*), sum(hashtextextended(row::text, 0)) under pinned session settings v1';
