@@ -1,0 +1,85 @@
+import { gzipSync, zstdCompressSync } from 'node:zlib';
+import { ByteWriter, ParquetWriter, type SchemaElement } from 'hyparquet-writer';
+import type { ColumnPlan } from './column-mapping.js';
+
+export type Codec = 'snappy' | 'gzip' | 'zstd' | 'uncompressed';
+
+const CODECS = { snappy: 'SNAPPY', gzip: 'GZIP', zstd: 'ZSTD', uncompressed: 'UNCOMPRESSED' } as const;
+
+const compressors = {
+  GZIP: (input: Uint8Array) => new Uint8Array(gzipSync(input)),
+  ZSTD: (input: Uint8Array) => new Uint8Array(zstdCompressSync(input)),
+};
+
+export interface EncoderOptions {
+  plans: ColumnPlan[];
+  codec: Codec;
+  /** Rows per row group: what bounds memory, whatever the chunk size. */
+  rowGroupSize: number;
+  createdBy: string;
+  /** Receives the file's bytes in order as row groups complete; its promise is the back-pressure. */
+  sink: (bytes: Buffer) => Promise<void>;
+}
+
+/**
+ * Streams rows into a Parquet file one row group at a time. Only the current row group's values
+ * and its encoded bytes are in memory.
+ */
+export function createParquetEncoder(options: EncoderOptions) {
+  const { plans, rowGroupSize } = options;
+  const writer = new ByteWriter(1024 * 1024) as ByteWriter & { index: number; flush?: () => Promise<void> };
+  writer.flush = () => {
+    const bytes = Buffer.from(new Uint8Array(writer.buffer, 0, writer.index));
+    writer.index = 0;
+    return options.sink(bytes);
+  };
+  writer.finish = () => writer.flush!();
+
+  const schema: SchemaElement[] = [
+    { name: 'root', num_children: plans.length },
+    ...plans.map((p) => p.element),
+  ];
+  const parquet = new ParquetWriter({
+    writer,
+    schema,
+    codec: CODECS[options.codec],
+    compressors,
+    createdBy: options.createdBy,
+  });
+
+  // Written as UTF8 so the writer takes the text as it is, then declared JSON in the footer.
+  const jsonElements = plans.filter((p) => p.element.logical_type?.type === 'JSON').map((p) => p.element);
+
+  let columns: unknown[][] = plans.map(() => []);
+  let buffered = 0;
+  let rows = 0;
+
+  async function flushGroup(): Promise<void> {
+    if (buffered === 0) return;
+    const columnData = plans.map((plan, i) => ({ name: plan.name, data: columns[i]! }));
+    await parquet.write({ columnData: columnData as never, rowGroupSize: buffered });
+    columns = plans.map(() => []);
+    buffered = 0;
+  }
+
+  return {
+    /** Adds one row of text fields (null for NULL), in plan order. */
+    async addRow(fields: ReadonlyArray<string | null>): Promise<void> {
+      for (let i = 0; i < plans.length; i++) {
+        const text = fields[i];
+        columns[i]!.push(text === null || text === undefined ? null : plans[i]!.convert(text));
+      }
+      buffered++;
+      rows++;
+      if (buffered >= rowGroupSize) await flushGroup();
+    },
+    /** Writes the last row group and the footer with `metadata` as key-value pairs. */
+    async finish(metadata: Record<string, string>): Promise<{ rows: number }> {
+      await flushGroup();
+      parquet.kvMetadata = Object.entries(metadata).map(([key, value]) => ({ key, value }));
+      for (const element of jsonElements) element.converted_type = 'JSON';
+      await parquet.finish();
+      return { rows };
+    },
+  };
+}
