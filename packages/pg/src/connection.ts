@@ -38,7 +38,7 @@ type Endpoint = z.infer<typeof endpoint>;
 export function resolveUrl(
   config: Endpoint,
   env: NodeJS.ProcessEnv = process.env,
-): { url?: string; options: postgres.Options<{}> } {
+): { url?: string; options: postgres.Options<Record<string, postgres.PostgresType>> } {
   const fromEnv = config.url_env ? env[config.url_env] : undefined;
   if (config.url_env && !fromEnv)
     throw new Error(`environment variable ${config.url_env} (url_env) is not set`);
@@ -70,7 +70,7 @@ export function connectDatabase(
 ): postgres.Sql {
   const target = options.replica && config.read_replica ? config.read_replica : config;
   const { url, options: parts } = resolveUrl(target, options.env);
-  const common: postgres.Options<{}> = {
+  const common: postgres.Options<Record<string, postgres.PostgresType>> = {
     ...parts,
     max: config.pool.max,
     idle_timeout: config.pool.idle_timeout_s,

@@ -18,10 +18,14 @@ export interface AzureBlobStoreOptions {
   accountKey?: string;
   /** Size of each staged block. Memory per upload is about one block. */
   blockSize?: number;
+  /** Attempts per HTTP call inside the SDK (its own retry policy); the worker retries above this too. */
+  maxTries?: number;
 }
 
 async function serviceClient(options: AzureBlobStoreOptions): Promise<BlobServiceClient> {
-  if (options.connectionString) return BlobServiceClient.fromConnectionString(options.connectionString);
+  const pipeline = { retryOptions: { maxTries: options.maxTries ?? 4 } };
+  if (options.connectionString)
+    return BlobServiceClient.fromConnectionString(options.connectionString, pipeline);
   if (!options.accountUrl) throw new Error('azure storage needs connection_string or account_url');
   if (options.accountKey) {
     const name = options.accountName ?? new URL(options.accountUrl).hostname.split('.')[0]!;
@@ -32,7 +36,7 @@ async function serviceClient(options: AzureBlobStoreOptions): Promise<BlobServic
   }
   // Managed identity, workload identity, az login...: loaded only when used.
   const { DefaultAzureCredential } = await import('@azure/identity');
-  return new BlobServiceClient(options.accountUrl, new DefaultAzureCredential());
+  return new BlobServiceClient(options.accountUrl, new DefaultAzureCredential(), pipeline);
 }
 
 const notFound = (error: unknown) => error instanceof RestError && error.statusCode === 404;

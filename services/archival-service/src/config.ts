@@ -1,0 +1,102 @@
+import { envBoolean, loadConfig } from '@chunk-archiver/common';
+import { databaseConnectionSchema } from '@chunk-archiver/pg';
+import { storageConfigSchema } from '@chunk-archiver/storage';
+import { z } from 'zod';
+
+const databaseSchema = databaseConnectionSchema.extend({
+  /** `schema.table` names this worker may archive; empty: any hypertable or range-partitioned table. */
+  tables: z.array(z.string().regex(/^[^.]+\.[^.]+$/, 'must be schema.table')).default([]),
+});
+
+export const archivalConfigSchema = z
+  .object({
+    service: z
+      .object({
+        host: z.string().default('0.0.0.0'),
+        port: z.coerce.number().int().min(0).max(65535).default(3001),
+        log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+        /** Identifies this replica in the consumer group; defaults to hostname + pid. */
+        consumer_name: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({ host: '0.0.0.0', port: 3001, log_level: 'info' }),
+    redis: z
+      .object({
+        url: z.string().min(1).default('redis://127.0.0.1:6379'),
+        key_prefix: z.string().default(''),
+      })
+      .strict()
+      .default({ url: 'redis://127.0.0.1:6379', key_prefix: '' }),
+    /** Name of the env var holding the HMAC secret; when it is set, unsigned events are refused. */
+    event_secret_env: z.string().default('ARCHIVER_EVENT_SECRET'),
+    storage: storageConfigSchema.default(storageConfigSchema.parse({})),
+    parquet: z
+      .object({
+        codec: z.enum(['snappy', 'gzip', 'zstd', 'uncompressed']).default('snappy'),
+        row_group_size: z.coerce.number().int().min(1_000).max(10_000_000).default(100_000),
+      })
+      .strict()
+      .default({ codec: 'snappy', row_group_size: 100_000 }),
+    max_concurrent_archival_tasks: z.coerce.number().int().min(1).max(64).default(2),
+    retry: z
+      .object({
+        attempts: z.coerce.number().int().min(1).max(20).default(3),
+        initial_ms: z.coerce.number().int().min(0).default(1_000),
+        max_ms: z.coerce.number().int().min(0).default(30_000),
+        factor: z.coerce.number().min(1).default(2),
+      })
+      .strict()
+      .default({ attempts: 3, initial_ms: 1_000, max_ms: 30_000, factor: 2 }),
+    circuit_breaker: z
+      .object({
+        failure_threshold: z.coerce.number().int().min(1).default(5),
+        reset_timeout_ms: z.coerce.number().int().min(0).default(60_000),
+      })
+      .strict()
+      .default({ failure_threshold: 5, reset_timeout_ms: 60_000 }),
+    /** A request silent this long on a dead worker is taken over by another. */
+    visibility_timeout_ms: z.coerce.number().int().min(1_000).default(120_000),
+    max_deliveries: z.coerce.number().int().min(1).default(10),
+    shutdown_grace_ms: z.coerce.number().int().min(0).default(30_000),
+    databases: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/, 'database names: letters, digits, _ . -'),
+        databaseSchema,
+      )
+      .default({}),
+  })
+  .strict();
+
+export type ArchivalConfig = z.infer<typeof archivalConfigSchema>;
+
+/** Environment variables that override single keys of the YAML file. */
+export const ENV_OVERRIDES: Record<string, string> = {
+  PORT: 'service.port',
+  HOST: 'service.host',
+  LOG_LEVEL: 'service.log_level',
+  CONSUMER_NAME: 'service.consumer_name',
+  REDIS_URL: 'redis.url',
+  REDIS_KEY_PREFIX: 'redis.key_prefix',
+  STORAGE_BACKEND: 'storage.backend',
+  STORAGE_PREFIX: 'storage.prefix',
+  AZURE_STORAGE_CONTAINER: 'storage.azure.container',
+  S3_BUCKET: 'storage.s3.bucket',
+  S3_ENDPOINT: 'storage.s3.endpoint',
+  S3_REGION: 'storage.s3.region',
+  LOCAL_STORAGE_PATH: 'storage.local.path',
+  PARQUET_CODEC: 'parquet.codec',
+  PARQUET_ROW_GROUP_SIZE: 'parquet.row_group_size',
+  MAX_CONCURRENT_ARCHIVAL_TASKS: 'max_concurrent_archival_tasks',
+  SHUTDOWN_GRACE_MS: 'shutdown_grace_ms',
+};
+
+export function loadArchivalConfig(env: NodeJS.ProcessEnv = process.env): ArchivalConfig {
+  const config = loadConfig(archivalConfigSchema, {
+    file: env.ARCHIVER_CONFIG,
+    env,
+    overrides: ENV_OVERRIDES,
+  });
+  if (env.S3_FORCE_PATH_STYLE !== undefined)
+    config.storage.s3.force_path_style = envBoolean(env.S3_FORCE_PATH_STYLE) === true;
+  return config;
+}

@@ -1,0 +1,195 @@
+import { type BackoffOptions, backoffDelay, coerceError, type Logger, sleep } from '@chunk-archiver/common';
+import {
+  type ArchivalFailure,
+  type ArchivalRequest,
+  type ArchivalSuccess,
+  buildArchivalConfirmation,
+  TOPICS,
+} from '@chunk-archiver/events';
+import type { BlobStore } from '@chunk-archiver/storage';
+import type postgres from 'postgres';
+import { type ArchiveSettings, archiveChunk } from './archive-chunk.js';
+import { checkChunk } from './catalog-check.js';
+import type { ChunkLocks } from './chunk-lock.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
+import { type Classified, classifyFailure } from './classify.js';
+import { ArchiveError } from './errors.js';
+import type { ArchivalMetrics } from './metrics.js';
+
+export interface SourceDatabase {
+  /** Pool used for extraction (the read replica when configured). */
+  sql: postgres.Sql;
+  allowedTables: string[];
+  breaker: CircuitBreaker;
+}
+
+export interface HandlerDeps {
+  databases: Map<string, SourceDatabase>;
+  store: BlobStore;
+  storageBreaker: CircuitBreaker;
+  settings: ArchiveSettings;
+  publish: (topic: string, event: unknown) => Promise<unknown>;
+  locks: ChunkLocks;
+  retry: BackoffOptions & { attempts: number };
+  metrics: ArchivalMetrics;
+  logger: Logger;
+  producer: string;
+  secret?: string | undefined;
+  /** Aborted at shutdown: work in retry back-off stops, and its message is left for redelivery. */
+  signal: AbortSignal;
+}
+
+/**
+ * Handles one archival request end to end and publishes its confirmation. Returning means "ack":
+ * it returns only once a confirmation is published or the request is a duplicate of one in
+ * progress elsewhere. Throwing leaves the message pending for redelivery.
+ */
+export function createRequestHandler(deps: HandlerDeps) {
+  return async function handle(event: ArchivalRequest): Promise<void> {
+    const request = event.data;
+    const chunk = `${request.chunk_schema}.${request.chunk_name}`;
+    const log = deps.logger.child({ database: request.database, chunk, event_id: event.event_id });
+    const identity = {
+      database: request.database,
+      source_kind: request.source_kind,
+      table_schema: request.table_schema,
+      table_name: request.table_name,
+      chunk_schema: request.chunk_schema,
+      chunk_name: request.chunk_name,
+      time_column: request.time_column,
+      dimension_type: request.dimension_type,
+      chunk_start_time: request.chunk_start_time,
+      chunk_end_time: request.chunk_end_time,
+      request_event_id: event.event_id,
+      attempt: request.attempt,
+    };
+
+    async function confirmFailure(failure: Classified): Promise<void> {
+      const data: ArchivalFailure['data'] = {
+        ...identity,
+        completed_at: new Date().toISOString(),
+        status: 'FAILED',
+        error: { code: failure.code, message: failure.message.slice(0, 4000), retryable: failure.retryable },
+      };
+      await deps.publish(
+        TOPICS.archivalConfirmation,
+        buildArchivalConfirmation(data, { producer: deps.producer, secret: deps.secret }),
+      );
+      deps.metrics.failed(request.database, failure.code);
+      log.warn(
+        { code: failure.code, retryable: failure.retryable, err_message: failure.message },
+        'archival failed',
+      );
+    }
+
+    const database = deps.databases.get(request.database);
+    if (!database) {
+      await confirmFailure({
+        code: 'DATABASE_NOT_CONFIGURED',
+        message: `database ${request.database} is not configured in this archival-service`,
+        retryable: false,
+        blame: 'none',
+      });
+      return;
+    }
+
+    const lock = await deps.locks.acquire(`${request.database}:${chunk}`);
+    if (!lock) {
+      // Another worker holds this chunk now; it will confirm. Acking the duplicate is safe: if
+      // that worker dies, its own delivery of the request is reclaimed.
+      log.info('chunk is being archived by another worker; skipping this duplicate');
+      return;
+    }
+    deps.metrics.started();
+    const started = performance.now();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        if (deps.signal.aborted)
+          throw new ArchiveError('SHUTTING_DOWN', 'shutting down; leaving the request for redelivery');
+        if (!database.breaker.allow()) {
+          await confirmFailure({
+            code: 'CIRCUIT_OPEN',
+            message: `database ${request.database} failed repeatedly; retry in ${Math.ceil(database.breaker.retryInMs() / 1000)} s`,
+            retryable: true,
+            blame: 'none',
+          });
+          return;
+        }
+        if (!deps.storageBreaker.allow()) {
+          database.breaker.abandon();
+          await confirmFailure({
+            code: 'CIRCUIT_OPEN',
+            message: `storage ${deps.store.backend} failed repeatedly; retry in ${Math.ceil(deps.storageBreaker.retryInMs() / 1000)} s`,
+            retryable: true,
+            blame: 'none',
+          });
+          return;
+        }
+        try {
+          await checkChunk(database.sql, request, { allowedTables: database.allowedTables });
+          const result = await archiveChunk(
+            { sql: database.sql, store: deps.store, settings: deps.settings },
+            request,
+            event.event_id,
+          );
+          database.breaker.success();
+          deps.storageBreaker.success();
+          const data: ArchivalSuccess['data'] = {
+            ...identity,
+            completed_at: new Date().toISOString(),
+            status: 'SUCCESS',
+            object: result.object,
+            manifest: result.manifest,
+          };
+          await deps.publish(
+            TOPICS.archivalConfirmation,
+            buildArchivalConfirmation(data, { producer: deps.producer, secret: deps.secret }),
+          );
+          const seconds = (performance.now() - started) / 1000;
+          deps.metrics.archived(request.database, result.manifest.row_count, result.manifest.bytes, seconds);
+          log.info(
+            {
+              rows: result.manifest.row_count,
+              bytes: result.manifest.bytes,
+              key: result.object.key,
+              seconds,
+              timings: result.timings,
+            },
+            'chunk archived and verified',
+          );
+          return;
+        } catch (error) {
+          const failure = classifyFailure(error);
+          if (failure.blame === 'database') {
+            database.breaker.failure();
+            deps.storageBreaker.abandon();
+          } else if (failure.blame === 'storage') {
+            deps.storageBreaker.failure();
+            database.breaker.success();
+          } else {
+            database.breaker.abandon();
+            deps.storageBreaker.abandon();
+          }
+          if (!failure.retryable || attempt >= deps.retry.attempts) {
+            await confirmFailure(failure);
+            return;
+          }
+          const delay = backoffDelay(attempt, deps.retry);
+          log.warn(
+            { code: failure.code, err: coerceError(error), attempt, retry_in_ms: delay },
+            'archival attempt failed; retrying',
+          );
+          if (!(await sleep(delay, deps.signal))) {
+            throw new ArchiveError(
+              'SHUTTING_DOWN',
+              'shutting down during retry back-off; leaving the request for redelivery',
+            );
+          }
+        }
+      }
+    } finally {
+      deps.metrics.finished();
+      await lock.release();
+    }
+  };
+}
