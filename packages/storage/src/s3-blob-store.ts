@@ -71,7 +71,9 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
         new CopyObjectCommand({
           Bucket,
           Key: key,
-          CopySource: `${Bucket}/${key.split('/').map(encodeURIComponent).join('/')}`,
+          // encodeURI keeps `/` and `=` (Hive paths) as they are and escapes `%`; S3 and
+          // s3rver (which decodes with decodeURI) both read it back to the same key.
+          CopySource: encodeURI(`${Bucket}/${key}`),
           MetadataDirective: 'REPLACE',
           ContentType: contentType,
           Metadata: { ...opts.metadata, sha256 },

@@ -35,15 +35,15 @@ for (const [name, start] of Object.entries(BACKENDS)) {
     it('streams a multi-block object and reads back its exact size and sha256', async () => {
       const data = randomBytes(12 * MB + 123);
       const expected = createHash('sha256').update(data).digest('hex');
-      const result = await backend.store.upload('a/b/c.parquet', pieces(data), {
+      const result = await backend.store.upload('a/year=2024/c%20d.parquet', pieces(data), {
         contentType: 'application/vnd.apache.parquet',
       });
       expect(result).toEqual({ bytes: data.length, sha256: expected });
 
-      const info = await backend.store.stat('a/b/c.parquet');
+      const info = await backend.store.stat('a/year=2024/c%20d.parquet');
       expect(info?.bytes).toBe(data.length);
       expect(info?.sha256).toBe(expected);
-      expect(await sha256Of(await backend.store.readStream('a/b/c.parquet'))).toEqual({
+      expect(await sha256Of(await backend.store.readStream('a/year=2024/c%20d.parquet'))).toEqual({
         sha256: expected,
         bytes: data.length,
       });
