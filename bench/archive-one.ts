@@ -1,0 +1,44 @@
+// One archive run in a process of its own, so its peak RSS is the archiver's alone. Prints one
+// JSON line with the result. Arguments: schema table partition backend storage-json rowGroupSize codec
+import { createBlobStore, storageConfigSchema } from '@chunk-archiver/storage';
+import postgres from 'postgres';
+import { archiveChunk } from '../services/archival-service/src/archive-chunk.js';
+import { checkChunk } from '../services/archival-service/src/catalog-check.js';
+import type { Codec } from '../services/archival-service/src/parquet/encoder.js';
+
+const [url, schema, table, partition, storageJson, rowGroupSize, codec] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+];
+const storage = storageConfigSchema.parse(JSON.parse(storageJson));
+const store = await createBlobStore(storage);
+await store.ensureContainer();
+const sql = postgres(url, { max: 2, onnotice: () => {}, connection: { TimeZone: 'UTC' } });
+const request = {
+  database: 'bench',
+  source_kind: 'partition' as const,
+  table_schema: schema,
+  table_name: table,
+  chunk_schema: schema,
+  chunk_name: partition,
+  time_column: 'ts',
+  dimension_type: 'timestamp' as const,
+  chunk_start_time: '2024-01-01T00:00:00.000Z',
+  chunk_end_time: '2025-01-01T00:00:00.000Z',
+  attempt: 1,
+  requested_at: new Date().toISOString(),
+};
+const started = performance.now();
+await checkChunk(sql, request);
+const result = await archiveChunk({ sql, store, settings: { prefix: 'bench', codec: codec as Codec, rowGroupSize: Number(rowGroupSize) } }, request, '00000000-0000-4000-8000-000000000000');
+const seconds = (performance.now() - started) / 1000;
+await sql.end();
+await store.close?.();
+process.stdout.write(
+  `${JSON.stringify({ seconds, rows: result.manifest.row_count, bytes: result.manifest.bytes, key: result.object.key, timings: result.timings, peak_rss_mb: process.resourceUsage().maxRSS / 1024 })}\n`,
+);

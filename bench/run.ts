@@ -1,0 +1,174 @@
+// `pnpm bench`: archival throughput and memory against raw COPY, on this machine's PostgreSQL.
+// Options: --rows 1000000,5000000  --backends local,azure  --codec snappy  --row-group 100000  --keep
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createBlobStore, storageConfigSchema } from '@chunk-archiver/storage';
+import { duckdbLiteral, duckdbQuery, startAzurite, startS3rver, testDatabaseUrl } from '@chunk-archiver/testkit';
+import postgres from 'postgres';
+
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '1000000,5000000' },
+    backends: { type: 'string', default: 'local,azure' },
+    codec: { type: 'string', default: 'snappy' },
+    'row-group': { type: 'string', default: '100000' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const here = fileURLToPath(new URL('.', import.meta.url));
+const url = testDatabaseUrl();
+const sql = postgres(url, { max: 2, onnotice: () => {}, connection: { TimeZone: 'UTC' } });
+const schema = 'chunk_archiver_bench';
+const sizes = args.rows.split(',').map(Number);
+const backends = args.backends.split(',');
+
+/** Audit-like rows: bigint id, timestamptz, int, short text, ~200-byte jsonb, inet, a nullable column. */
+async function ensureTable(rows: number): Promise<string> {
+  const table = `audit_${rows}`;
+  const partition = `${table}_p`;
+  await sql`create schema if not exists ${sql(schema)}`;
+  const [exists] = await sql`select to_regclass(${`${schema}.${partition}`}) is not null as ok`;
+  if (exists!.ok) {
+    const [c] = await sql`select count(*)::int as n from ${sql(schema)}.${sql(partition)}`;
+    if (c!.n === rows) return table;
+    await sql`drop table ${sql(schema)}.${sql(table)} cascade`;
+  }
+  console.error(`creating ${rows} rows in ${schema}.${table} ...`);
+  await sql`create table ${sql(schema)}.${sql(table)} (
+    id bigint not null, ts timestamptz not null, status int not null, actor text not null,
+    payload jsonb not null, client inet, reason text) partition by range (ts)`;
+  await sql`create table ${sql(schema)}.${sql(partition)} partition of ${sql(schema)}.${sql(table)}
+    for values from ('2024-01-01') to ('2025-01-01')`;
+  await sql`insert into ${sql(schema)}.${sql(table)}
+    select g, '2024-01-01'::timestamptz + g * interval '5 ms', g % 600, 'user_' || (g % 10000),
+      jsonb_build_object('action', (array['create','update','delete'])[1 + g % 3], 'entity', 'order',
+        'entity_id', g, 'changes', jsonb_build_object('status', 'shipped', 'note', md5(g::text)),
+        'trace', md5((g * 31)::text), 'ip_hint', '10.0.' || (g % 255)),
+      ('10.' || (g % 256) || '.' || ((g / 256) % 256) || '.' || (g % 200 + 1))::inet,
+      case when g % 3 = 0 then null else 'reason ' || md5((g * 7)::text) end
+    from generate_series(1, ${rows}) g`;
+  await sql`vacuum analyze ${sql(schema)}.${sql(partition)}`;
+  return table;
+}
+
+/** The physical reference: binary COPY of the same rows, drained to nothing. */
+async function rawCopy(partition: string, rows: number) {
+  const started = performance.now();
+  let bytes = 0;
+  await sql.begin('isolation level repeatable read read only', async (tx) => {
+    const stream = await tx`copy (select * from ${tx(schema)}.${tx(partition)}) to stdout (format binary)`.readable();
+    for await (const piece of stream) bytes += piece.length;
+  });
+  const seconds = (performance.now() - started) / 1000;
+  return { seconds, rows_per_s: rows / seconds, mb: bytes / 1e6 };
+}
+
+function runArchive(table: string, storage: unknown, env: NodeJS.ProcessEnv) {
+  return new Promise<Record<string, unknown>>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', join(here, 'archive-one.ts'), url, schema, table, `${table}_p`, JSON.stringify(storage), args['row-group'], args.codec],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!)) : reject(new Error(`archive run exited ${code}`))));
+  });
+}
+
+/** DuckDB reads the object back; its aggregates must equal PostgreSQL's over the same rows. */
+async function verify(partition: string, path: string): Promise<boolean> {
+  const file = duckdbLiteral(path);
+  const [d] = await duckdbQuery(`select count(*)::varchar as n, sum(id)::varchar as ids, sum(epoch_us(ts))::varchar as ts,
+      sum(status)::varchar as status, sum(length(actor))::varchar as actor, sum(length(payload::varchar))::varchar as payload,
+      count(client)::varchar as clients, count(reason)::varchar as reasons, sum(length(reason))::varchar as reason_len
+    from read_parquet(${file}, hive_partitioning = false)`);
+  const [p] = await sql`select count(*)::text as n, sum(id)::text as ids, sum((extract(epoch from ts) * 1000000)::bigint)::text as ts,
+      sum(status)::text as status, sum(length(actor))::text as actor, sum(length(payload::text))::text as payload,
+      count(client)::text as clients, count(reason)::text as reasons, sum(length(reason))::text as reason_len
+    from ${sql(schema)}.${sql(partition)}`;
+  const same = JSON.stringify(d) === JSON.stringify({ ...p });
+  if (!same) console.error('MISMATCH', d, p);
+  // And a sample of whole rows, value by value.
+  const sample = await sql`select id, (extract(epoch from ts) * 1000000)::bigint::text as ts, status, actor, payload::text as payload,
+      inet_out(client)::text as client, reason from ${sql(schema)}.${sql(partition)} where id % 997 = 0 order by ts`;
+  const rows = await duckdbQuery(`select id::varchar as id, epoch_us(ts)::varchar as ts, status, actor, payload::varchar as payload, client, reason
+    from read_parquet(${file}, hive_partitioning = false) where id % 997 = 0 order by ts`);
+  const sampleSame = JSON.stringify(rows) === JSON.stringify(sample.map((r) => ({ ...r, id: String(r.id) })));
+  if (!sampleSame) console.error('SAMPLE MISMATCH', JSON.stringify(rows[0]), JSON.stringify({ ...sample[0], id: String(sample[0]?.id) }));
+  return same && sampleSame;
+}
+
+const results: Array<Record<string, unknown>> = [];
+const azurite = backends.includes('azure') ? await startAzurite() : undefined;
+const s3 = backends.includes('s3') ? await startS3rver() : undefined;
+const localRoot = await mkdtemp(join(tmpdir(), 'bench-archive-'));
+try {
+  for (const rows of sizes) {
+    const table = await ensureTable(rows);
+    const copy = await rawCopy(`${table}_p`, rows);
+    results.push({ rows, target: 'raw COPY (binary)', seconds: copy.seconds, rows_per_s: copy.rows_per_s, mb: copy.mb });
+    console.error(`COPY ${rows}: ${Math.round(copy.rows_per_s)} rows/s`);
+    for (const backend of backends) {
+      const storage = storageConfigSchema.parse({
+        backend,
+        prefix: 'bench',
+        local: { path: localRoot, container: 'archive' },
+        azure: { container: 'bench', connection_string_env: 'BENCH_AZURE_CS' },
+        s3: { bucket: 'bench', endpoint: s3?.endpoint, force_path_style: true, access_key_id_env: 'BENCH_S3_KEY', secret_access_key_env: 'BENCH_S3_SECRET' },
+      });
+      const env = { BENCH_AZURE_CS: azurite?.connectionString ?? '', BENCH_S3_KEY: s3?.accessKeyId ?? '', BENCH_S3_SECRET: s3?.secretAccessKey ?? '' };
+      const run = await runArchive(table, storage, env);
+      const store = await createBlobStore(storage, { ...process.env, ...env });
+      const tmp = await mkdtemp(join(tmpdir(), 'bench-verify-'));
+      const path = join(tmp, 'x.parquet');
+      await writeFile(path, await store.read(run.key as string));
+      const identical = await verify(`${table}_p`, path);
+      await rm(tmp, { recursive: true, force: true });
+      await store.close?.();
+      const seconds = run.seconds as number;
+      const timings = run.timings as { stream: number; verify: number; manifest: number };
+      results.push({
+        rows,
+        target: `archive → ${backend}`,
+        seconds,
+        rows_per_s: rows / seconds,
+        mb_per_s: (run.bytes as number) / 1e6 / seconds,
+        file_mb: (run.bytes as number) / 1e6,
+        peak_rss_mb: run.peak_rss_mb,
+        ratio_to_copy: rows / seconds / copy.rows_per_s,
+        phases_s: timings,
+        identical_in_duckdb: identical,
+      });
+      console.error(`archive ${rows} → ${backend}: ${Math.round(rows / seconds)} rows/s, peak RSS ${Math.round(run.peak_rss_mb as number)} MB, identical=${identical}`);
+    }
+    if (!args.keep) await sql`drop table ${sql(schema)}.${sql(table)} cascade`;
+  }
+} finally {
+  await azurite?.stop();
+  await s3?.stop();
+  await rm(localRoot, { recursive: true, force: true });
+  await sql.end();
+}
+
+const f = (n: unknown, d = 0) => (typeof n === 'number' ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '');
+const table = [
+  '| rows | target | seconds | rows/s | ratio to COPY | MB/s written | file MB | peak RSS MB | stream / verify / manifest s | DuckDB identical |',
+  '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+  ...results.map((r) => {
+    const p = r.phases_s as { stream: number; verify: number; manifest: number } | undefined;
+    return `| ${f(r.rows)} | ${r.target} | ${f(r.seconds, 1)} | ${f(r.rows_per_s)} | ${f(r.ratio_to_copy, 2)} | ${f(r.mb_per_s, 1)} | ${f(r.file_mb, 1)} | ${f(r.peak_rss_mb)} | ${p ? `${f(p.stream, 1)} / ${f(p.verify, 2)} / ${f(p.manifest, 2)}` : ''} | ${r.identical_in_duckdb ?? ''} |`;
+  }),
+].join('\n');
+const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.versions.node}`;
+await mkdir(join(here, 'results'), { recursive: true });
+const date = new Date().toISOString().slice(0, 10);
+await writeFile(join(here, 'results', `${date}.json`), `${JSON.stringify({ date, machine, codec: args.codec, row_group_size: Number(args['row-group']), results }, null, 2)}\n`);
+console.log(`Machine: ${machine}; codec ${args.codec}, row group ${args['row-group']} rows\n\n${table}`);
+if (results.some((r) => r.identical_in_duckdb === false)) process.exit(1);
