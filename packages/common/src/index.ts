@@ -3,3 +3,4 @@ export { ConfigError, envBoolean, formatIssues, loadConfig, readYamlFile, setPat
 export { ArchiverError, coerceError, errorCode } from './errors.js';
 export { type CreateLoggerOptions, createLogger, type Logger, REDACT_PATHS, silentLogger } from './logger.js';
 export { sleep } from './sleep.js';
+export { type ReadinessReport, runChecks } from './readiness.js';

@@ -1,8 +1,7 @@
-import type { Logger } from '@chunk-archiver/common';
+import type { Logger, ReadinessReport } from '@chunk-archiver/common';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ArchivalMetrics } from './metrics.js';
 
-export type ReadinessReport = Record<string, { ok: boolean; error?: string }>;
 
 export interface AppDeps {
   logger: Logger;

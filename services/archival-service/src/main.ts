@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { hostname } from 'node:os';
 import { createRedisBus, createRedisClient } from '@chunk-archiver/bus';
-import { coerceError, createLogger } from '@chunk-archiver/common';
+import { coerceError, createLogger, runChecks } from '@chunk-archiver/common';
 import { connectDatabase } from '@chunk-archiver/pg';
 import { createBlobStore } from '@chunk-archiver/storage';
 import { buildApp } from './app.js';
@@ -10,7 +10,6 @@ import { createCircuitBreaker } from './circuit-breaker.js';
 import { loadArchivalConfig } from './config.js';
 import { createRequestHandler, type SourceDatabase } from './handler.js';
 import { createArchivalMetrics } from './metrics.js';
-import { runChecks } from './readiness.js';
 import { createArchivalWorker } from './worker.js';
 
 const config = loadArchivalConfig();

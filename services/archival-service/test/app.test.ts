@@ -1,8 +1,7 @@
-import { silentLogger } from '@chunk-archiver/common';
+import { runChecks, silentLogger } from '@chunk-archiver/common';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { createArchivalMetrics } from '../src/metrics.js';
-import { runChecks } from '../src/readiness.js';
 
 describe('archival-service HTTP', () => {
   it('reports health, metrics as JSON and in Prometheus format', async () => {

@@ -1,13 +1,138 @@
-import type { Logger } from '@chunk-archiver/common';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import type { Logger, ReadinessReport } from '@chunk-archiver/common';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
+import { UnknownTableError } from './errors.js';
+import type { QueuedChunk } from './scanner.js';
+
 
 export interface AppDeps {
   logger: Logger;
+  registry: Registry;
+  /** Bearer token for mutating routes; undefined: no token required. */
+  apiToken?: string | undefined;
+  readiness: () => Promise<ReadinessReport>;
+  status: () => Promise<unknown>;
+  /** Queues a table's expired chunks now; throws UnknownTableError for a table not configured. */
+  trigger: (input: { table: string; database?: string | undefined; dryRun: boolean }) => Promise<QueuedChunk[]>;
 }
 
+const errorBody = {
+  type: 'object',
+  properties: { statusCode: { type: 'integer' }, error: { type: 'string' }, message: { type: 'string' } },
+} as const;
+
 /** Builds the HTTP app from injected dependencies; main.ts wires the real ones. */
-export function buildApp(deps: AppDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, disableRequestLogging: true });
-  app.get('/health', async () => ({ status: 'ok', service: 'database-service' }));
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: 16 * 1024,
+    // Unknown parameters are refused, not silently dropped: a typo should not look like success.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: true } },
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'chunk-archiver database-service', version: '0.1.0', description: 'Retention manager: status and manual triggers' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+
+  // 4xx with a message that names the problem; never a stack trace, never a 500 for bad input.
+  app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown }, _request, reply) => {
+    if (error instanceof UnknownTableError) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: error.message });
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) {
+      deps.logger.error({ err: error }, 'request failed');
+      return reply.code(500).send({ statusCode: 500, error: 'Internal Server Error', message: 'internal error; see the service log' });
+    }
+    return reply.code(status).send({ statusCode: status, error: status === 415 ? 'Unsupported Media Type' : 'Bad Request', message: error.message });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+  );
+
+  function requireToken(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    if (!deps.apiToken) return done();
+    const header = request.headers.authorization ?? '';
+    const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
+    const expected = Buffer.from(deps.apiToken);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      void reply.code(401).header('www-authenticate', 'Bearer').send({ statusCode: 401, error: 'Unauthorized', message: 'a valid bearer token is required' });
+      return;
+    }
+    done();
+  }
+
+  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok', service: 'database-service' }));
+
+  app.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
+    const checks = await deps.readiness();
+    const ready = Object.values(checks).every((c) => c.ok);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+  });
+
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.type(deps.registry.contentType).send(await deps.registry.metrics()));
+
+  app.get(
+    '/database/retention/status',
+    { schema: { summary: 'Chunks by state per database and table, scans, failures', response: { 200: { type: 'object', additionalProperties: true } } } },
+    async () => deps.status(),
+  );
+
+  app.post<{ Querystring: { table_name: string; database?: string; dry_run?: boolean } }>(
+    '/database/retention/trigger-archival',
+    {
+      onRequest: requireToken,
+      schema: {
+        summary: "Queue a table's expired chunks for archival now",
+        security: [{ bearer: [] }],
+        querystring: {
+          type: 'object',
+          required: ['table_name'],
+          additionalProperties: false,
+          properties: {
+            table_name: { type: 'string', minLength: 1, maxLength: 130, pattern: '^[^\\u0000-\\u001f]+$', description: 'table or schema.table' },
+            database: { type: 'string', minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$' },
+            dry_run: { type: 'boolean', default: false },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              table: { type: 'string' },
+              dry_run: { type: 'boolean' },
+              queued: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    database: { type: 'string' },
+                    table: { type: 'string' },
+                    chunk: { type: 'string' },
+                    range_start: { type: 'string' },
+                    range_end: { type: 'string' },
+                    event_id: { type: ['string', 'null'] },
+                  },
+                },
+              },
+            },
+          },
+          400: errorBody,
+          401: errorBody,
+          404: errorBody,
+        },
+      },
+    },
+    async (request) => {
+      const { table_name, database, dry_run } = request.query;
+      const queued = await deps.trigger({ table: table_name, database, dryRun: dry_run ?? false });
+      return { table: table_name, dry_run: dry_run ?? false, queued };
+    },
+  );
+
+  app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -1,14 +1,63 @@
 #!/usr/bin/env node
-import { createLogger } from '@chunk-archiver/common';
+import { hostname } from 'node:os';
+import { createRedisBus, createRedisClient } from '@chunk-archiver/bus';
+import { coerceError, createLogger, runChecks } from '@chunk-archiver/common';
+import { createBlobStore } from '@chunk-archiver/storage';
 import { buildApp } from './app.js';
+import { loadRetentionConfig } from './config.js';
+import { createRetentionManager } from './manager.js';
 
-const logger = createLogger({ name: 'database-service' });
-const app = buildApp({ logger });
-const port = Number(process.env.PORT ?? 3000);
-await app.listen({ host: process.env.HOST ?? '0.0.0.0', port });
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    logger.info({ signal }, 'shutting down');
-    app.close().finally(() => process.exit(0));
-  });
+const config = loadRetentionConfig();
+if (process.argv.includes('--dry-run')) config.dry_run = true;
+const logger = createLogger({ name: 'database-service', level: config.service.log_level });
+const consumer = config.service.consumer_name ?? `${hostname()}-${process.pid}`;
+const secret = process.env[config.event_secret_env] || undefined;
+const apiToken = process.env[config.service.api_token_env] || undefined;
+
+const bus = createRedisBus({ redis: { url: config.redis.url }, keyPrefix: config.redis.key_prefix, logger });
+const probe = createRedisClient({ url: config.redis.url });
+probe.on('error', () => {});
+const store = await createBlobStore(config.storage);
+const manager = createRetentionManager({ config, logger, bus, store, consumer, secret });
+
+const app = await buildApp({
+  logger,
+  registry: manager.metrics.registry,
+  apiToken,
+  status: () => manager.status(),
+  trigger: (input) => manager.trigger(input),
+  readiness: () =>
+    runChecks({
+      redis: () => probe.ping(),
+      storage: () => store.ping(),
+      ...Object.fromEntries([...manager.databases].map(([name, db]) => [`database:${name}`, () => db.sql`select 1`])),
+    }),
+});
+
+if (config.dry_run) logger.warn('DRY RUN: chunks are reported, nothing is requested or dropped');
+await manager.start();
+await app.listen({ host: config.service.host, port: config.service.port });
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down');
+  const steps: Array<[string, () => Promise<unknown>]> = [
+    ['http', () => app.close()],
+    ['manager', () => manager.stop()],
+    ['bus', () => bus.close()],
+    ['redis', () => probe.quit()],
+    ['storage', async () => store.close?.()],
+  ];
+  for (const [name, step] of steps) {
+    try {
+      await step();
+    } catch (error) {
+      logger.warn({ err: coerceError(error), step: name }, 'shutdown step failed');
+    }
+  }
+  process.exit(0);
 }
+process.once('SIGTERM', () => void stop('SIGTERM'));
+process.once('SIGINT', () => void stop('SIGINT'));

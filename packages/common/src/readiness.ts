@@ -1,5 +1,6 @@
-import { coerceError } from '@chunk-archiver/common';
-import type { ReadinessReport } from './app.js';
+import { coerceError } from './errors.js';
+
+export type ReadinessReport = Record<string, { ok: boolean; error?: string }>;
 
 /** Runs named checks in parallel with a timeout each; a failure is reported, never thrown. */
 export async function runChecks(

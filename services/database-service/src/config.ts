@@ -1,0 +1,133 @@
+import { envBoolean, loadConfig } from '@chunk-archiver/common';
+import { databaseConnectionSchema } from '@chunk-archiver/pg';
+import { storageConfigSchema } from '@chunk-archiver/storage';
+import { z } from 'zod';
+
+const retentionFields = {
+  /** Chunks whose range ends before now − retention are archived and dropped. */
+  retention_days: z.coerce.number().int().min(1).optional(),
+  /** Only for tables partitioned on an integer column: the retention in the column's units. */
+  retention_integer: z.coerce.number().int().min(1).optional(),
+  enabled: z.boolean().default(true),
+};
+
+export const tableSchema = z
+  .object({
+    schema: z.string().min(1).default('public'),
+    name: z.string().min(1),
+    kind: z.enum(['timescaledb', 'partition']),
+    /** The partitioning column; discovered from the catalog when omitted. */
+    time_column: z.string().min(1).optional(),
+    chunks_per_scan: z.coerce.number().int().min(1).max(1000).optional(),
+    ...retentionFields,
+  })
+  .strict();
+
+export type TableConfig = z.infer<typeof tableSchema>;
+
+const managedDatabaseSchema = databaseConnectionSchema.extend({
+  tables: z.array(tableSchema).default([]),
+  retention_days: z.coerce.number().int().min(1).optional(),
+  chunks_per_scan: z.coerce.number().int().min(1).max(1000).optional(),
+  vacuum_after_drop: z.boolean().optional(),
+  enabled: z.boolean().default(true),
+});
+
+export type ManagedDatabaseConfig = z.infer<typeof managedDatabaseSchema>;
+
+export const retentionConfigSchema = z
+  .object({
+    service: z
+      .object({
+        host: z.string().default('0.0.0.0'),
+        port: z.coerce.number().int().min(0).max(65535).default(3000),
+        log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+        consumer_name: z.string().min(1).optional(),
+        /** Name of the env var with the bearer token for mutating routes; unset: no token needed. */
+        api_token_env: z.string().default('API_TOKEN'),
+      })
+      .strict()
+      .default({ host: '0.0.0.0', port: 3000, log_level: 'info', api_token_env: 'API_TOKEN' }),
+    redis: z
+      .object({ url: z.string().min(1).default('redis://127.0.0.1:6379'), key_prefix: z.string().default('') })
+      .strict()
+      .default({ url: 'redis://127.0.0.1:6379', key_prefix: '' }),
+    event_secret_env: z.string().default('ARCHIVER_EVENT_SECRET'),
+    /** The same storage the workers write to: objects are verified there before any drop. */
+    storage: storageConfigSchema.default(storageConfigSchema.parse({})),
+    defaults: z
+      .object({
+        retention_days: z.coerce.number().int().min(1).default(730),
+        check_interval_s: z.coerce.number().int().min(1).default(300),
+        chunks_per_scan: z.coerce.number().int().min(1).max(1000).default(10),
+        /** A request unconfirmed this long is published again (lost message, dead worker). */
+        request_timeout_s: z.coerce.number().int().min(10).default(3600),
+        max_attempts: z.coerce.number().int().min(1).default(5),
+        retry_initial_s: z.coerce.number().int().min(1).default(60),
+        retry_max_s: z.coerce.number().int().min(1).default(3600),
+        vacuum_after_drop: z.boolean().default(false),
+        /** How long the drop transaction waits for its lock before giving up (and retrying later). */
+        lock_timeout_ms: z.coerce.number().int().min(100).default(5_000),
+      })
+      .strict()
+      .default({
+        retention_days: 730,
+        check_interval_s: 300,
+        chunks_per_scan: 10,
+        request_timeout_s: 3600,
+        max_attempts: 5,
+        retry_initial_s: 60,
+        retry_max_s: 3600,
+        vacuum_after_drop: false,
+        lock_timeout_ms: 5_000,
+      }),
+    parallel_databases: z.preprocess(envBoolean, z.boolean()).default(false),
+    max_parallel_databases: z.coerce.number().int().min(1).max(10).default(3),
+    dry_run: z.preprocess(envBoolean, z.boolean()).default(false),
+    databases: z
+      .record(z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/, 'database names: letters, digits, _ . -'), managedDatabaseSchema)
+      .default({}),
+  })
+  .strict();
+
+export type RetentionConfig = z.infer<typeof retentionConfigSchema>;
+
+export const ENV_OVERRIDES: Record<string, string> = {
+  PORT: 'service.port',
+  HOST: 'service.host',
+  LOG_LEVEL: 'service.log_level',
+  CONSUMER_NAME: 'service.consumer_name',
+  REDIS_URL: 'redis.url',
+  REDIS_KEY_PREFIX: 'redis.key_prefix',
+  STORAGE_BACKEND: 'storage.backend',
+  STORAGE_PREFIX: 'storage.prefix',
+  AZURE_STORAGE_CONTAINER: 'storage.azure.container',
+  S3_BUCKET: 'storage.s3.bucket',
+  S3_ENDPOINT: 'storage.s3.endpoint',
+  S3_REGION: 'storage.s3.region',
+  LOCAL_STORAGE_PATH: 'storage.local.path',
+  RETENTION_DAYS: 'defaults.retention_days',
+  CHECK_INTERVAL_S: 'defaults.check_interval_s',
+  CHUNKS_PER_SCAN: 'defaults.chunks_per_scan',
+  REQUEST_TIMEOUT_S: 'defaults.request_timeout_s',
+  MAX_ATTEMPTS: 'defaults.max_attempts',
+  PARALLEL_DATABASES: 'parallel_databases',
+  MAX_PARALLEL_DATABASES: 'max_parallel_databases',
+  DRY_RUN: 'dry_run',
+};
+
+export function loadRetentionConfig(env: NodeJS.ProcessEnv = process.env, file = env.ARCHIVER_CONFIG): RetentionConfig {
+  const config = loadConfig(retentionConfigSchema, { file, env, overrides: ENV_OVERRIDES });
+  if (env.S3_FORCE_PATH_STYLE !== undefined) config.storage.s3.force_path_style = envBoolean(env.S3_FORCE_PATH_STYLE) === true;
+  return config;
+}
+
+/** The effective retention and limits of one table: table value, else database value, else default. */
+export function effectiveTable(config: RetentionConfig, db: ManagedDatabaseConfig, table: TableConfig) {
+  return {
+    retentionDays: table.retention_days ?? db.retention_days ?? config.defaults.retention_days,
+    retentionInteger: table.retention_integer,
+    chunksPerScan: table.chunks_per_scan ?? db.chunks_per_scan ?? config.defaults.chunks_per_scan,
+    vacuumAfterDrop: db.vacuum_after_drop ?? config.defaults.vacuum_after_drop,
+  };
+}

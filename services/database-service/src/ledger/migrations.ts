@@ -1,0 +1,77 @@
+import type postgres from 'postgres';
+
+/**
+ * The ledger's schema, in order. Each entry runs once, in its own transaction, recorded in
+ * archiver.schema_migrations; never edit an applied entry, append a new one.
+ */
+export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'chunks ledger',
+    sql: `
+      create table archiver.chunks (
+        id bigserial primary key,
+        source_kind text not null check (source_kind in ('timescaledb', 'partition')),
+        table_schema text not null,
+        table_name text not null,
+        chunk_schema text not null,
+        chunk_name text not null,
+        time_column text not null,
+        dimension_type text not null check (dimension_type in ('timestamp', 'integer')),
+        range_start text not null,
+        range_end text not null,
+        state text not null default 'pending'
+          check (state in ('pending', 'requested', 'archived', 'dropped', 'failed', 'dead')),
+        attempts int not null default 0,
+        request_event_id uuid,
+        requested_at timestamptz,
+        next_attempt_at timestamptz,
+        last_error_code text,
+        last_error text,
+        object_backend text,
+        object_container text,
+        object_key text,
+        manifest_key text,
+        row_count bigint,
+        bytes bigint,
+        sha256 text,
+        content_checksum text,
+        discovered_at timestamptz not null default now(),
+        archived_at timestamptz,
+        dropped_at timestamptz,
+        updated_at timestamptz not null default now(),
+        unique (chunk_schema, chunk_name)
+      );
+      create index chunks_state_idx on archiver.chunks (state, next_attempt_at);
+      create table archiver.chunk_events (
+        id bigserial primary key,
+        chunk_id bigint not null references archiver.chunks (id),
+        at timestamptz not null default now(),
+        from_state text,
+        to_state text not null,
+        detail text
+      );`,
+  },
+];
+
+/** Serialises concurrent start-ups: the key is arbitrary but fixed. */
+const MIGRATION_LOCK = 7_243_110_001;
+
+/** Creates the archiver schema and applies what is missing; safe to run from several replicas. */
+export async function migrate(sql: postgres.Sql): Promise<number[]> {
+  return sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    await tx`create schema if not exists archiver`;
+    await tx`create table if not exists archiver.schema_migrations (
+      version int primary key, name text not null, applied_at timestamptz not null default now())`;
+    const done = new Set((await tx<{ version: number }[]>`select version from archiver.schema_migrations`).map((r) => r.version));
+    const applied: number[] = [];
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      await tx.unsafe(m.sql);
+      await tx`insert into archiver.schema_migrations (version, name) values (${m.version}, ${m.name})`;
+      applied.push(m.version);
+    }
+    return applied;
+  });
+}

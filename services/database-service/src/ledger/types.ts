@@ -1,0 +1,39 @@
+export type ChunkState = 'pending' | 'requested' | 'archived' | 'dropped' | 'failed' | 'dead';
+
+export interface LedgerChunk {
+  id: string;
+  source_kind: 'timescaledb' | 'partition';
+  table_schema: string;
+  table_name: string;
+  chunk_schema: string;
+  chunk_name: string;
+  time_column: string;
+  dimension_type: 'timestamp' | 'integer';
+  range_start: string;
+  range_end: string;
+  state: ChunkState;
+  attempts: number;
+  request_event_id: string | null;
+  requested_at: Date | null;
+  next_attempt_at: Date | null;
+  last_error_code: string | null;
+  last_error: string | null;
+  object_key: string | null;
+  manifest_key: string | null;
+  row_count: string | null;
+  bytes: string | null;
+  sha256: string | null;
+  content_checksum: string | null;
+}
+
+export interface DiscoveredChunk {
+  source_kind: 'timescaledb' | 'partition';
+  table_schema: string;
+  table_name: string;
+  chunk_schema: string;
+  chunk_name: string;
+  time_column: string;
+  dimension_type: 'timestamp' | 'integer';
+  range_start: string;
+  range_end: string;
+}

@@ -1,0 +1,109 @@
+import type { Bus, Subscription } from '@chunk-archiver/bus';
+import { coerceError, type Logger } from '@chunk-archiver/common';
+import { parseArchivalConfirmation, TOPICS } from '@chunk-archiver/events';
+import type { BlobStore } from '@chunk-archiver/storage';
+import type postgres from 'postgres';
+import type { RetentionConfig } from './config.js';
+import { createConfirmationHandler } from './confirmations.js';
+import { UnknownTableError } from './errors.js';
+import { createManagedDatabase, type ManagedDatabase } from './managed-database.js';
+import { createRetentionMetrics } from './metrics.js';
+import { createScanner, type QueuedChunk } from './scanner.js';
+import { retentionStatus } from './status.js';
+
+export const CONSUMER_GROUP = 'database-service';
+
+export interface ManagerOptions {
+  config: RetentionConfig;
+  logger: Logger;
+  bus: Bus;
+  store: BlobStore;
+  consumer: string;
+  secret?: string | undefined;
+  /** Test and single-connection servers: a pool per database name instead of connecting from config. */
+  pools?: Record<string, postgres.Sql>;
+  /** Off only where one manager runs, or the server allows one connection (the in-process TimescaleDB). */
+  leaderElection?: boolean;
+}
+
+/** The retention manager: databases, the scan loop and the confirmation consumer, started and stopped together. */
+export function createRetentionManager(options: ManagerOptions) {
+  const { config, logger } = options;
+  const metrics = createRetentionMetrics();
+  const databases = new Map<string, ManagedDatabase>();
+  for (const [name, db] of Object.entries(config.databases)) {
+    const pool = options.pools?.[name];
+    databases.set(name, createManagedDatabase(name, db, logger, { ...(pool ? { sql: pool } : {}), leaderElection: options.leaderElection ?? true }));
+  }
+  const scanner = createScanner({
+    databases,
+    config,
+    publish: (topic, event) => options.bus.publish(topic, event),
+    logger,
+    secret: options.secret,
+    producer: `database-service@${options.consumer}`,
+  });
+  const handleConfirmation = createConfirmationHandler({
+    databases,
+    store: options.store,
+    config,
+    logger,
+    onDropped: (database, rows) => metrics.dropped(database, rows),
+  });
+  let subscription: Subscription | undefined;
+  let started = false;
+
+  return {
+    databases,
+    scanner,
+    metrics,
+    handleConfirmation,
+    async start(): Promise<void> {
+      if (started) return;
+      started = true;
+      subscription = await options.bus.consume(TOPICS.archivalConfirmation, CONSUMER_GROUP, options.consumer, handleConfirmation, {
+        parse: (raw) => parseArchivalConfirmation(raw, { secret: options.secret }),
+        concurrency: 4,
+        visibilityTimeoutMs: 60_000,
+      });
+      scanner.start();
+    },
+    async stop(): Promise<void> {
+      if (!started) return;
+      started = false;
+      for (const [name, step] of [
+        ['scanner', () => scanner.stop()],
+        ['confirmations', async () => subscription?.close()],
+        ['databases', () => Promise.all([...databases.values()].map((db) => db.close()))],
+      ] as const) {
+        try {
+          await step();
+        } catch (error) {
+          logger.warn({ err: coerceError(error), step: name }, 'stopping the retention manager: step failed');
+        }
+      }
+    },
+    status: () => retentionStatus(databases, config.dry_run),
+    /** Queues one table's expired chunks now (or reports them, in a dry run). */
+    async trigger(input: { table: string; database?: string | undefined; dryRun: boolean }): Promise<QueuedChunk[]> {
+      const owners = [...databases.values()].filter(
+        (db) =>
+          (!input.database || db.name === input.database) &&
+          db.config.tables.some((t) => input.table === t.name || input.table === `${t.schema}.${t.name}`),
+      );
+      if (owners.length === 0) {
+        if (input.database && !databases.has(input.database)) throw new UnknownTableError(input.table, input.database);
+        throw new UnknownTableError(input.table, input.database);
+      }
+      const queued: QueuedChunk[] = [];
+      for (const db of owners) {
+        const [report] = await scanner.scanOnce({ database: db.name, table: input.table, dryRun: input.dryRun || config.dry_run });
+        if (report && !report.ok) throw new Error(`database ${db.name}: ${report.error}`);
+        queued.push(...(report?.requested ?? []));
+      }
+      return queued;
+    },
+  };
+}
+
+export type RetentionManager = ReturnType<typeof createRetentionManager>;

@@ -1,0 +1,91 @@
+import { coerceError } from '@chunk-archiver/common';
+import type { ChunkState } from './ledger/types.js';
+import type { ManagedDatabase } from './managed-database.js';
+import { stateCounts, troubledChunks } from './sql/ledger.js';
+
+const STATES: ChunkState[] = ['pending', 'requested', 'archived', 'dropped', 'failed', 'dead'];
+
+export interface TableStatus {
+  table: string;
+  kind: string;
+  enabled: boolean;
+  chunks: Record<ChunkState, number>;
+  oldest_pending: string | null;
+  rows_archived: number;
+  bytes_archived: number;
+}
+
+export interface DatabaseStatus {
+  database: string;
+  ok: boolean;
+  error: string | null;
+  leader: boolean;
+  last_scan: ManagedDatabase['stats'];
+  tables: TableStatus[];
+  failures: Array<{ chunk: string; state: string; attempts: number; error_code: string | null; error: string | null; next_attempt_at: string | null }>;
+}
+
+async function databaseStatus(db: ManagedDatabase): Promise<DatabaseStatus> {
+  const base = { database: db.name, leader: db.leader.isLeader(), last_scan: { ...db.stats } };
+  const tables = new Map<string, TableStatus>(
+    db.config.tables.map((t) => [
+      `${t.schema}.${t.name}`,
+      {
+        table: `${t.schema}.${t.name}`,
+        kind: t.kind,
+        enabled: t.enabled,
+        chunks: Object.fromEntries(STATES.map((s) => [s, 0])) as Record<ChunkState, number>,
+        oldest_pending: null,
+        rows_archived: 0,
+        bytes_archived: 0,
+      },
+    ]),
+  );
+  try {
+    const [ledger] = await db.sql<{ ok: boolean }[]>`select to_regclass('archiver.chunks') is not null as ok`;
+    const failures: DatabaseStatus['failures'] = [];
+    if (ledger!.ok) {
+      for (const c of await stateCounts(db.sql)) {
+        const key = `${c.table_schema}.${c.table_name}`;
+        const entry = tables.get(key);
+        if (!entry) continue;
+        entry.chunks[c.state] = c.chunks;
+        if (c.state === 'pending' || c.state === 'failed' || c.state === 'requested') {
+          if (c.oldest_range_start && (!entry.oldest_pending || c.oldest_range_start < entry.oldest_pending)) entry.oldest_pending = c.oldest_range_start;
+        }
+        if (c.state === 'dropped' || c.state === 'archived') {
+          entry.rows_archived += Number(c.rows ?? 0);
+          entry.bytes_archived += Number(c.bytes ?? 0);
+        }
+      }
+      for (const t of await troubledChunks(db.sql)) {
+        failures.push({
+          chunk: `${t.chunk_schema}.${t.chunk_name}`,
+          state: t.state,
+          attempts: t.attempts,
+          error_code: t.last_error_code,
+          error: t.last_error,
+          next_attempt_at: t.next_attempt_at?.toISOString() ?? null,
+        });
+      }
+    }
+    const error = db.stats.last_scan_error;
+    return { ...base, ok: error === null, error, tables: [...tables.values()], failures };
+  } catch (err) {
+    return { ...base, ok: false, error: coerceError(err).message, tables: [...tables.values()], failures: [] };
+  }
+}
+
+/** What `GET /database/retention/status` and the `status` command show. */
+export async function retentionStatus(databases: Map<string, ManagedDatabase>, dryRun: boolean) {
+  const database_stats = await Promise.all([...databases.values()].map(databaseStatus));
+  return {
+    generated_at: new Date().toISOString(),
+    dry_run: dryRun,
+    databases_processed: database_stats.filter((d) => d.ok && d.last_scan.scans > 0).length,
+    databases_failed: database_stats.filter((d) => !d.ok).length,
+    tables_processed: database_stats.filter((d) => d.ok && d.last_scan.scans > 0).reduce((n, d) => n + d.tables.filter((t) => t.enabled).length, 0),
+    records_archived: database_stats.reduce((n, d) => n + d.tables.reduce((m, t) => m + t.rows_archived, 0), 0),
+    database_stats,
+  };
+}

@@ -1,0 +1,91 @@
+import { silentLogger } from '@chunk-archiver/common';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { UnknownTableError } from '../src/errors.js';
+
+async function app(apiToken?: string) {
+  const calls: unknown[] = [];
+  const instance = await buildApp({
+    logger: silentLogger(),
+    registry: new Registry(),
+    apiToken,
+    readiness: async () => ({ redis: { ok: true } }),
+    status: async () => ({ databases_processed: 1, database_stats: [] }),
+    trigger: async (input) => {
+      calls.push(input);
+      if (input.table !== 'conditions') throw new UnknownTableError(input.table, input.database);
+      return [{ database: 'metrics', table: 'public.conditions', chunk: '_timescaledb_internal._hyper_1_1_chunk', range_start: 'a', range_end: 'b', event_id: null }];
+    },
+  });
+  return { instance, calls };
+}
+
+describe('database-service HTTP', () => {
+  it('serves health, status and an OpenAPI document', async () => {
+    const { instance } = await app();
+    expect((await instance.inject('/health')).json()).toEqual({ status: 'ok', service: 'database-service' });
+    expect((await instance.inject('/database/retention/status')).json()).toEqual({ databases_processed: 1, database_stats: [] });
+    const doc = (await instance.inject('/docs/json')).json();
+    expect(Object.keys(doc.paths)).toEqual(['/database/retention/status', '/database/retention/trigger-archival']);
+    expect(doc.paths['/database/retention/trigger-archival'].post.parameters.map((p: { name: string }) => p.name)).toContain('table_name');
+    await instance.close();
+  });
+
+  it('triggers a configured table and returns what it queued', async () => {
+    const { instance, calls } = await app();
+    const res = await instance.inject({ method: 'POST', url: '/database/retention/trigger-archival?table_name=conditions&database=metrics' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().queued).toHaveLength(1);
+    expect(calls).toEqual([{ table: 'conditions', database: 'metrics', dryRun: false }]);
+    await instance.close();
+  });
+
+  it('answers bad input with 4xx naming the problem, never 500 or a stack trace', async () => {
+    const { instance } = await app();
+    const unknown = await instance.inject({ method: 'POST', url: '/database/retention/trigger-archival?table_name=nope' });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().message).toBe('table nope is not configured');
+    const missing = await instance.inject({ method: 'POST', url: '/database/retention/trigger-archival' });
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json().message).toContain('table_name');
+    const badDb = await instance.inject({ method: 'POST', url: '/database/retention/trigger-archival?table_name=x&database=a%22%3B%20drop' });
+    expect(badDb.statusCode).toBe(400);
+    expect(badDb.json().message).toContain('database');
+    const extra = await instance.inject({ method: 'POST', url: '/database/retention/trigger-archival?table_name=x&sql=select' });
+    expect(extra.statusCode).toBe(400);
+    const big = await instance.inject({
+      method: 'POST',
+      url: '/database/retention/trigger-archival?table_name=conditions',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ pad: 'x'.repeat(64 * 1024) }),
+    });
+    expect(big.statusCode).toBe(413);
+    const wrongType = await instance.inject({
+      method: 'POST',
+      url: '/database/retention/trigger-archival?table_name=conditions',
+      headers: { 'content-type': 'application/xml' },
+      payload: '<x/>',
+    });
+    expect(wrongType.statusCode).toBe(415);
+    for (const res of [unknown, missing, badDb, extra, big, wrongType]) expect(res.body).not.toMatch(/\bat .*\.(js|ts):\d+/);
+    expect((await instance.inject('/nowhere')).statusCode).toBe(404);
+    await instance.close();
+  });
+
+  it('requires the bearer token on the trigger when one is configured', async () => {
+    const { instance, calls } = await app('s3cret-token');
+    const url = '/database/retention/trigger-archival?table_name=conditions';
+    const none = await instance.inject({ method: 'POST', url });
+    expect(none.statusCode).toBe(401);
+    const wrong = await instance.inject({ method: 'POST', url, headers: { authorization: 'Bearer nope' } });
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.body).not.toContain('s3cret-token');
+    expect(calls).toEqual([]);
+    const right = await instance.inject({ method: 'POST', url, headers: { authorization: 'Bearer s3cret-token' } });
+    expect(right.statusCode).toBe(200);
+    // Status stays readable without a token.
+    expect((await instance.inject('/database/retention/status')).statusCode).toBe(200);
+    await instance.close();
+  });
+});
