@@ -35,7 +35,11 @@ const request = {
 };
 const started = performance.now();
 await checkChunk(sql, request);
-const result = await archiveChunk({ sql, store, settings: { prefix: 'bench', codec: codec as Codec, rowGroupSize: Number(rowGroupSize) } }, request, '00000000-0000-4000-8000-000000000000');
+const result = await archiveChunk(
+  { sql, store, settings: { prefix: 'bench', codec: codec as Codec, rowGroupSize: Number(rowGroupSize) } },
+  request,
+  '00000000-0000-4000-8000-000000000000',
+);
 const seconds = (performance.now() - started) / 1000;
 await sql.end();
 await store.close?.();

@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createBlobStore, storageConfigSchema } from '@chunk-archiver/storage';
-import { duckdbLiteral, duckdbQuery, startAzurite, startS3rver, testDatabaseUrl } from '@chunk-archiver/testkit';
+import {
+  duckdbLiteral,
+  duckdbQuery,
+  startAzurite,
+  startS3rver,
+  testDatabaseUrl,
+} from '@chunk-archiver/testkit';
 import postgres from 'postgres';
 
 const { values: args } = parseArgs({
@@ -60,7 +66,8 @@ async function rawCopy(partition: string, rows: number) {
   const started = performance.now();
   let bytes = 0;
   await sql.begin('isolation level repeatable read read only', async (tx) => {
-    const stream = await tx`copy (select * from ${tx(schema)}.${tx(partition)}) to stdout (format binary)`.readable();
+    const stream =
+      await tx`copy (select * from ${tx(schema)}.${tx(partition)}) to stdout (format binary)`.readable();
     for await (const piece of stream) bytes += piece.length;
   });
   const seconds = (performance.now() - started) / 1000;
@@ -71,37 +78,62 @@ function runArchive(table: string, storage: unknown, env: NodeJS.ProcessEnv) {
   return new Promise<Record<string, unknown>>((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--conditions=source', '--import', 'tsx', join(here, 'archive-one.ts'), url, schema, table, `${table}_p`, JSON.stringify(storage), args['row-group'], args.codec],
+      [
+        '--conditions=source',
+        '--import',
+        'tsx',
+        join(here, 'archive-one.ts'),
+        url,
+        schema,
+        table,
+        `${table}_p`,
+        JSON.stringify(storage),
+        args['row-group'],
+        args.codec,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
     );
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
     });
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!)) : reject(new Error(`archive run exited ${code}`))));
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split('\n').at(-1)!))
+        : reject(new Error(`archive run exited ${code}`)),
+    );
   });
 }
 
 /** DuckDB reads the object back; its aggregates must equal PostgreSQL's over the same rows. */
 async function verify(partition: string, path: string): Promise<boolean> {
   const file = duckdbLiteral(path);
-  const [d] = await duckdbQuery(`select count(*)::varchar as n, sum(id)::varchar as ids, sum(epoch_us(ts))::varchar as ts,
+  const [d] =
+    await duckdbQuery(`select count(*)::varchar as n, sum(id)::varchar as ids, sum(epoch_us(ts))::varchar as ts,
       sum(status)::varchar as status, sum(length(actor))::varchar as actor, sum(length(payload::varchar))::varchar as payload,
       count(client)::varchar as clients, count(reason)::varchar as reasons, sum(length(reason))::varchar as reason_len
     from read_parquet(${file}, hive_partitioning = false)`);
-  const [p] = await sql`select count(*)::text as n, sum(id)::text as ids, sum((extract(epoch from ts) * 1000000)::bigint)::text as ts,
+  const [p] =
+    await sql`select count(*)::text as n, sum(id)::text as ids, sum((extract(epoch from ts) * 1000000)::bigint)::text as ts,
       sum(status)::text as status, sum(length(actor))::text as actor, sum(length(payload::text))::text as payload,
       count(client)::text as clients, count(reason)::text as reasons, sum(length(reason))::text as reason_len
     from ${sql(schema)}.${sql(partition)}`;
   const same = JSON.stringify(d) === JSON.stringify({ ...p });
   if (!same) console.error('MISMATCH', d, p);
   // And a sample of whole rows, value by value.
-  const sample = await sql`select id, (extract(epoch from ts) * 1000000)::bigint::text as ts, status, actor, payload::text as payload,
+  const sample =
+    await sql`select id, (extract(epoch from ts) * 1000000)::bigint::text as ts, status, actor, payload::text as payload,
       inet_out(client)::text as client, reason from ${sql(schema)}.${sql(partition)} where id % 997 = 0 order by ts`;
-  const rows = await duckdbQuery(`select id::varchar as id, epoch_us(ts)::varchar as ts, status, actor, payload::varchar as payload, client, reason
+  const rows =
+    await duckdbQuery(`select id::varchar as id, epoch_us(ts)::varchar as ts, status, actor, payload::varchar as payload, client, reason
     from read_parquet(${file}, hive_partitioning = false) where id % 997 = 0 order by ts`);
   const sampleSame = JSON.stringify(rows) === JSON.stringify(sample.map((r) => ({ ...r, id: String(r.id) })));
-  if (!sampleSame) console.error('SAMPLE MISMATCH', JSON.stringify(rows[0]), JSON.stringify({ ...sample[0], id: String(sample[0]?.id) }));
+  if (!sampleSame)
+    console.error(
+      'SAMPLE MISMATCH',
+      JSON.stringify(rows[0]),
+      JSON.stringify({ ...sample[0], id: String(sample[0]?.id) }),
+    );
   return same && sampleSame;
 }
 
@@ -113,7 +145,13 @@ try {
   for (const rows of sizes) {
     const table = await ensureTable(rows);
     const copy = await rawCopy(`${table}_p`, rows);
-    results.push({ rows, target: 'raw COPY (binary)', seconds: copy.seconds, rows_per_s: copy.rows_per_s, mb: copy.mb });
+    results.push({
+      rows,
+      target: 'raw COPY (binary)',
+      seconds: copy.seconds,
+      rows_per_s: copy.rows_per_s,
+      mb: copy.mb,
+    });
     console.error(`COPY ${rows}: ${Math.round(copy.rows_per_s)} rows/s`);
     for (const backend of backends) {
       const storage = storageConfigSchema.parse({
@@ -121,9 +159,19 @@ try {
         prefix: 'bench',
         local: { path: localRoot, container: 'archive' },
         azure: { container: 'bench', connection_string_env: 'BENCH_AZURE_CS' },
-        s3: { bucket: 'bench', endpoint: s3?.endpoint, force_path_style: true, access_key_id_env: 'BENCH_S3_KEY', secret_access_key_env: 'BENCH_S3_SECRET' },
+        s3: {
+          bucket: 'bench',
+          endpoint: s3?.endpoint,
+          force_path_style: true,
+          access_key_id_env: 'BENCH_S3_KEY',
+          secret_access_key_env: 'BENCH_S3_SECRET',
+        },
       });
-      const env = { BENCH_AZURE_CS: azurite?.connectionString ?? '', BENCH_S3_KEY: s3?.accessKeyId ?? '', BENCH_S3_SECRET: s3?.secretAccessKey ?? '' };
+      const env = {
+        BENCH_AZURE_CS: azurite?.connectionString ?? '',
+        BENCH_S3_KEY: s3?.accessKeyId ?? '',
+        BENCH_S3_SECRET: s3?.secretAccessKey ?? '',
+      };
       const run = await runArchive(table, storage, env);
       const store = await createBlobStore(storage, { ...process.env, ...env });
       const tmp = await mkdtemp(join(tmpdir(), 'bench-verify-'));
@@ -146,7 +194,9 @@ try {
         phases_s: timings,
         identical_in_duckdb: identical,
       });
-      console.error(`archive ${rows} → ${backend}: ${Math.round(rows / seconds)} rows/s, peak RSS ${Math.round(run.peak_rss_mb as number)} MB, identical=${identical}`);
+      console.error(
+        `archive ${rows} → ${backend}: ${Math.round(rows / seconds)} rows/s, peak RSS ${Math.round(run.peak_rss_mb as number)} MB, identical=${identical}`,
+      );
     }
     if (!args.keep) await sql`drop table ${sql(schema)}.${sql(table)} cascade`;
   }
@@ -157,7 +207,10 @@ try {
   await sql.end();
 }
 
-const f = (n: unknown, d = 0) => (typeof n === 'number' ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '');
+const f = (n: unknown, d = 0) =>
+  typeof n === 'number'
+    ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
+    : '';
 const table = [
   '| rows | target | seconds | rows/s | ratio to COPY | MB/s written | file MB | peak RSS MB | stream / verify / manifest s | DuckDB identical |',
   '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
@@ -169,6 +222,9 @@ const table = [
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.versions.node}`;
 await mkdir(join(here, 'results'), { recursive: true });
 const date = new Date().toISOString().slice(0, 10);
-await writeFile(join(here, 'results', `${date}.json`), `${JSON.stringify({ date, machine, codec: args.codec, row_group_size: Number(args['row-group']), results }, null, 2)}\n`);
+await writeFile(
+  join(here, 'results', `${date}.json`),
+  `${JSON.stringify({ date, machine, codec: args.codec, row_group_size: Number(args['row-group']), results }, null, 2)}\n`,
+);
 console.log(`Machine: ${machine}; codec ${args.codec}, row group ${args['row-group']} rows\n\n${table}`);
 if (results.some((r) => r.identical_in_duckdb === false)) process.exit(1);

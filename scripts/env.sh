@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Sourced by ./dev and .ci/run. Puts Node 24 and pnpm on PATH, installing them from the npm
 # registry into .tools/ when the machine's own are missing or too old, so a fresh machine needs
-# no manual step. Idempotent: a second run only checks versions.
-set -euo pipefail
+# no manual step. Idempotent: a second run only checks versions. Sourced, so it leaves the
+# caller's shell options alone and returns non-zero instead of exiting on failure.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
 NODE_MAJOR=24
@@ -15,11 +15,11 @@ if [ -x "$TOOLS/node/node_modules/node/bin/node" ]; then
 fi
 if [ "$(node_major)" -lt "$NODE_MAJOR" ]; then
   echo "[env] system Node is $(node --version 2>/dev/null || echo missing); installing node@$NODE_MAJOR into .tools/node" >&2
-  npm install --prefix "$TOOLS/node" "node@$NODE_MAJOR" --no-audit --no-fund --loglevel=error >&2
+  npm install --prefix "$TOOLS/node" "node@$NODE_MAJOR" --no-audit --no-fund --loglevel=error >&2 || return 1
   export PATH="$TOOLS/node/node_modules/node/bin:$PATH"
   if [ "$(node_major)" -lt "$NODE_MAJOR" ]; then
     echo "[env] could not provision Node $NODE_MAJOR (got $(node --version))" >&2
-    exit 1
+    return 1
   fi
 fi
 
@@ -28,7 +28,7 @@ if [ -x "$TOOLS/pnpm/node_modules/.bin/pnpm" ]; then
 fi
 if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
   echo "[env] installing pnpm@$PNPM_VERSION into .tools/pnpm" >&2
-  npm install --prefix "$TOOLS/pnpm" "pnpm@$PNPM_VERSION" --no-audit --no-fund --loglevel=error >&2
+  npm install --prefix "$TOOLS/pnpm" "pnpm@$PNPM_VERSION" --no-audit --no-fund --loglevel=error >&2 || return 1
   export PATH="$TOOLS/pnpm/node_modules/.bin:$PATH"
 fi
 export COREPACK_ENABLE_STRICT=0

@@ -1,6 +1,10 @@
 import { type Bus, createRedisBus, createRedisClient, type RedisClient } from '@chunk-archiver/bus';
 import { silentLogger } from '@chunk-archiver/common';
-import { type ArchivalConfirmation, type ArchivalRequest, buildArchivalRequest } from '@chunk-archiver/events';
+import {
+  type ArchivalConfirmation,
+  type ArchivalRequest,
+  buildArchivalRequest,
+} from '@chunk-archiver/events';
 import type { BlobStore } from '@chunk-archiver/storage';
 import { redisNamespace } from '@chunk-archiver/testkit';
 import type postgres from 'postgres';
@@ -33,7 +37,9 @@ export async function retentionFlow(options: {
     storage: { backend: options.store.backend, prefix: 'archive' },
     defaults: { retention_days: 30, check_interval_s: 3600, retry_initial_s: 1, retry_max_s: 2 },
     databases: {
-      ...Object.fromEntries(Object.entries(options.databases).map(([name, db]) => [name, { tables: db.tables }])),
+      ...Object.fromEntries(
+        Object.entries(options.databases).map(([name, db]) => [name, { tables: db.tables }]),
+      ),
       ...options.extraDatabases,
     },
   });
@@ -125,7 +131,9 @@ export async function retentionFlow(options: {
         if (await predicate().catch((error: unknown) => ((last = error), false))) return;
         await new Promise((r) => setTimeout(r, 100));
       }
-      throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+      throw new Error(
+        `timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
+      );
     },
     async stop() {
       shutdown.abort();

@@ -2,7 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ArchivalConfirmation, TOPICS } from '@chunk-archiver/events';
-import { archiveKeys, type BlobStore, createAzureBlobStore, createLocalBlobStore } from '@chunk-archiver/storage';
+import {
+  archiveKeys,
+  type BlobStore,
+  createAzureBlobStore,
+  createLocalBlobStore,
+} from '@chunk-archiver/storage';
 import {
   type AzuriteHandle,
   duckdbLiteral,
@@ -19,13 +24,19 @@ import { retentionFlow } from './flow.js';
 
 type Flow = Awaited<ReturnType<typeof retentionFlow>>;
 
-async function downloadAndCount(store: BlobStore, key: string, idColumn = 'id'): Promise<{ n: number; ids: string }> {
+async function downloadAndCount(
+  store: BlobStore,
+  key: string,
+  idColumn = 'id',
+): Promise<{ n: number; ids: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'verify-'));
   try {
     const path = join(dir, 'x.parquet');
     const { writeFile } = await import('node:fs/promises');
     await writeFile(path, await store.read(key));
-    const [row] = await duckdbQuery(`select count(*)::int as n, coalesce(sum(${idColumn}), 0)::varchar as ids from read_parquet(${duckdbLiteral(path)}, hive_partitioning = false)`);
+    const [row] = await duckdbQuery(
+      `select count(*)::int as n, coalesce(sum(${idColumn}), 0)::varchar as ids from read_parquet(${duckdbLiteral(path)}, hive_partitioning = false)`,
+    );
     return row as { n: number; ids: string };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -61,7 +72,11 @@ describe('retention manager with the archival worker: native partitions on Azuri
   });
   beforeEach(async () => {
     // Keys are deterministic, so each test gets a container of its own.
-    store = await createAzureBlobStore({ container: `archive-${++containers}`, connectionString: azurite.connectionString, maxTries: 2 });
+    store = await createAzureBlobStore({
+      container: `archive-${++containers}`,
+      connectionString: azurite.connectionString,
+      maxTries: 2,
+    });
     await store.ensureContainer();
     db = await pgDatabase('retention');
     sql = postgres(db.url, { max: 4, onnotice: () => {} });
@@ -81,7 +96,10 @@ describe('retention manager with the archival worker: native partitions on Azuri
     const [jan] = await sql`select count(*)::int as n, sum(id)::text as ids from audit_2020_01`;
     await flow.worker.start();
     await flow.manager.start();
-    await flow.waitFor(async () => (await flow.ledger('main')).every((c) => c.state === 'dropped'), 'both partitions dropped');
+    await flow.waitFor(
+      async () => (await flow.ledger('main')).every((c) => c.state === 'dropped'),
+      'both partitions dropped',
+    );
     const ledger = await flow.ledger('main');
     expect(ledger.map((c) => c.chunk_name)).toEqual(['audit_2020_01', 'audit_2020_02']);
 
@@ -95,7 +113,8 @@ describe('retention manager with the archival worker: native partitions on Azuri
     const janRow = ledger[0]!;
     expect(Number(janRow.row_count)).toBe(jan!.n);
     expect(await downloadAndCount(store, janRow.object_key!)).toEqual({ n: jan!.n, ids: jan!.ids });
-    const events = await sql`select to_state from archiver.chunk_events where chunk_id = ${janRow.id} order by id`;
+    const events =
+      await sql`select to_state from archiver.chunk_events where chunk_id = ${janRow.id} order by id`;
     expect(events.map((e) => e.to_state)).toEqual(['requested', 'archived', 'dropped']);
 
     const status = (await flow.manager.status()) as {
@@ -105,7 +124,10 @@ describe('retention manager with the archival worker: native partitions on Azuri
     };
     expect(status.databases_failed).toBe(0);
     expect(status.records_archived).toBe(80000);
-    expect(status.database_stats[0]!.tables[0]).toMatchObject({ table: 'public.audit', chunks: { dropped: 2, pending: 0, dead: 0 } });
+    expect(status.database_stats[0]!.tables[0]).toMatchObject({
+      table: 'public.audit',
+      chunks: { dropped: 2, pending: 0, dead: 0 },
+    });
   });
 
   it('never drops when the confirmed object is missing or its sha256 differs', async () => {
@@ -116,22 +138,35 @@ describe('retention manager with the archival worker: native partitions on Azuri
     if (good.data.status !== 'SUCCESS') return;
 
     // A confirmation for February pointing at February's key, where nothing was ever written.
-    const febIdentity = { ...good.data, chunk_name: feb!.chunk_name, chunk_start_time: feb!.range_start, chunk_end_time: feb!.range_end };
+    const febIdentity = {
+      ...good.data,
+      chunk_name: feb!.chunk_name,
+      chunk_start_time: feb!.range_start,
+      chunk_end_time: feb!.range_end,
+    };
     const febKeys = archiveKeys('archive', febIdentity);
     const missing: ArchivalConfirmation = {
       ...good,
-      data: { ...febIdentity, request_event_id: feb!.request_event_id!, object: { ...good.data.object, key: febKeys.dataKey, manifest_key: febKeys.manifestKey } },
+      data: {
+        ...febIdentity,
+        request_event_id: feb!.request_event_id!,
+        object: { ...good.data.object, key: febKeys.dataKey, manifest_key: febKeys.manifestKey },
+      },
     };
     await flow.manager.handleConfirmation(missing);
     // The real object, with a sha256 that does not match it.
-    await flow.manager.handleConfirmation({ ...good, data: { ...good.data, manifest: { ...good.data.manifest, sha256: 'f'.repeat(64) } } });
+    await flow.manager.handleConfirmation({
+      ...good,
+      data: { ...good.data, manifest: { ...good.data.manifest, sha256: 'f'.repeat(64) } },
+    });
 
     const ledger = await flow.ledger('main');
     expect(ledger.map((c) => [c.state, c.last_error_code])).toEqual([
       ['failed', 'SHA256_MISMATCH'],
       ['failed', 'OBJECT_MISSING'],
     ]);
-    const [counts] = await sql`select (select count(*) from audit_2020_01)::int as jan, (select count(*) from audit_2020_02)::int as feb`;
+    const [counts] =
+      await sql`select (select count(*) from audit_2020_01)::int as jan, (select count(*) from audit_2020_02)::int as feb`;
     expect(counts!.jan).toBeGreaterThan(0);
     expect(counts!.feb).toBeGreaterThan(0);
   });
@@ -151,20 +186,29 @@ describe('retention manager with the archival worker: native partitions on Azuri
 
     await flow.worker.start();
     await flow.manager.start();
-    await flow.waitFor(async () => (await flow.ledger('main'))[0]!.state === 'dropped', 're-archive and drop');
+    await flow.waitFor(
+      async () => (await flow.ledger('main'))[0]!.state === 'dropped',
+      're-archive and drop',
+    );
     row = (await flow.ledger('main'))[0]!;
     const archived = await downloadAndCount(store, row.object_key!);
     expect(archived.n).toBe(Number(row.row_count));
-    expect(Number(row.row_count)).toBe(Number(confirmation.data.status === 'SUCCESS' ? confirmation.data.manifest.row_count : 0) + 1);
+    expect(Number(row.row_count)).toBe(
+      Number(confirmation.data.status === 'SUCCESS' ? confirmation.data.manifest.row_count : 0) + 1,
+    );
   });
 
   it('drops once when the same confirmation arrives twice, and ignores a replay after the drop', async () => {
     await flow.manager.scanner.scanOnce();
     const [jan] = await flow.ledger('main');
     const confirmation = await flow.archiveDirectly('main', jan!);
-    await Promise.all([flow.manager.handleConfirmation(confirmation), flow.manager.handleConfirmation(confirmation)]);
+    await Promise.all([
+      flow.manager.handleConfirmation(confirmation),
+      flow.manager.handleConfirmation(confirmation),
+    ]);
     await flow.manager.handleConfirmation(confirmation);
-    const events = await sql`select to_state, count(*)::int as n from archiver.chunk_events where chunk_id = ${jan!.id} group by 1 order by 1`;
+    const events =
+      await sql`select to_state, count(*)::int as n from archiver.chunk_events where chunk_id = ${jan!.id} group by 1 order by 1`;
     expect(events).toEqual([
       { to_state: 'archived', n: 1 },
       { to_state: 'dropped', n: 1 },
@@ -174,7 +218,10 @@ describe('retention manager with the archival worker: native partitions on Azuri
 
   it('dry run reports the expired partitions and changes nothing', async () => {
     const reports = await flow.manager.scanner.scanOnce({ dryRun: true });
-    expect(reports[0]!.requested.map((c) => c.chunk)).toEqual(['public.audit_2020_01', 'public.audit_2020_02']);
+    expect(reports[0]!.requested.map((c) => c.chunk)).toEqual([
+      'public.audit_2020_01',
+      'public.audit_2020_02',
+    ]);
     expect(await sql`select to_regclass('archiver.chunks') as t`).toEqual([{ t: null }]);
     expect(await flow.bus.pending(TOPICS.archivalRequest, 'archival-service')).toBe(0);
     const [count] = await sql`select count(*)::int as n from audit`;
@@ -205,9 +252,15 @@ describe('retention manager on a TimescaleDB hypertable', () => {
               from generate_series('2021-01-01'::timestamptz, '2021-01-20', interval '10 minutes') t`;
     await sql`insert into metrics select now() - (g || ' minutes')::interval, 'recent', 1 from generate_series(1, 50) g`;
     const store = createLocalBlobStore({ root, container: 'archive' });
-    const flow = await retentionFlow({ databases: { tsdb: { sql, tables: [{ schema: 'public', name: 'metrics', kind: 'timescaledb' }] } }, store });
+    const flow = await retentionFlow({
+      databases: { tsdb: { sql, tables: [{ schema: 'public', name: 'metrics', kind: 'timescaledb' }] } },
+      store,
+    });
     try {
-      const [{ n: before }] = (await sql`select count(*)::int as n from metrics where time < '2022-01-01'`) as unknown as [{ n: number }];
+      const [{ n: before }] =
+        (await sql`select count(*)::int as n from metrics where time < '2022-01-01'`) as unknown as [
+          { n: number },
+        ];
       await flow.worker.start();
       await flow.manager.start();
       await flow.waitFor(async () => {
@@ -217,11 +270,17 @@ describe('retention manager on a TimescaleDB hypertable', () => {
       const ledger = await flow.ledger('tsdb');
       expect(ledger.length).toBeGreaterThanOrEqual(3);
       expect(ledger.reduce((n, c) => n + Number(c.row_count), 0)).toBe(before);
-      const [{ n: old }] = (await sql`select count(*)::int as n from metrics where time < '2022-01-01'`) as unknown as [{ n: number }];
+      const [{ n: old }] =
+        (await sql`select count(*)::int as n from metrics where time < '2022-01-01'`) as unknown as [
+          { n: number },
+        ];
       expect(old).toBe(0);
-      const [{ n: recent }] = (await sql`select count(*)::int as n from metrics`) as unknown as [{ n: number }];
+      const [{ n: recent }] = (await sql`select count(*)::int as n from metrics`) as unknown as [
+        { n: number },
+      ];
       expect(recent).toBe(50);
-      for (const c of ledger) expect((await downloadAndCount(store, c.object_key!, 'value')).n).toBe(Number(c.row_count));
+      for (const c of ledger)
+        expect((await downloadAndCount(store, c.object_key!, 'value')).n).toBe(Number(c.row_count));
     } finally {
       await flow.stop();
     }

@@ -2,5 +2,5 @@ export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js
 export { ConfigError, envBoolean, formatIssues, loadConfig, readYamlFile, setPath } from './config.js';
 export { ArchiverError, coerceError, errorCode } from './errors.js';
 export { type CreateLoggerOptions, createLogger, type Logger, REDACT_PATHS, silentLogger } from './logger.js';
-export { sleep } from './sleep.js';
 export { type ReadinessReport, runChecks } from './readiness.js';
+export { sleep } from './sleep.js';

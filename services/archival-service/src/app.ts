@@ -2,7 +2,6 @@ import type { Logger, ReadinessReport } from '@chunk-archiver/common';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ArchivalMetrics } from './metrics.js';
 
-
 export interface AppDeps {
   logger: Logger;
   metrics: ArchivalMetrics;

@@ -11,7 +11,14 @@ describe('archival-service HTTP', () => {
     const app = buildApp({ logger: silentLogger(), metrics, readiness: async () => ({}) });
     expect((await app.inject('/health')).json()).toEqual({ status: 'ok', service: 'archival-service' });
     const json = (await app.inject('/archival/metrics')).json();
-    expect(json).toMatchObject({ archived: 1, failed: 1, rows: 1000, bytes: 2048, in_flight: 0, failures_by_code: { STORAGE_ERROR: 1 } });
+    expect(json).toMatchObject({
+      archived: 1,
+      failed: 1,
+      rows: 1000,
+      bytes: 2048,
+      in_flight: 0,
+      failures_by_code: { STORAGE_ERROR: 1 },
+    });
     const prom = await app.inject('/metrics');
     expect(prom.headers['content-type']).toContain('text/plain');
     expect(prom.body).toContain('archiver_rows_archived_total{database="main"} 1000');

@@ -4,7 +4,11 @@ import { createCircuitBreaker } from '../src/circuit-breaker.js';
 describe('circuit breaker', () => {
   it('opens after N consecutive failures, half-opens after the timeout for one trial, and closes on success', () => {
     let now = 0;
-    const breaker = createCircuitBreaker('s', { failureThreshold: 3, resetTimeoutMs: 60_000, now: () => now });
+    const breaker = createCircuitBreaker('s', {
+      failureThreshold: 3,
+      resetTimeoutMs: 60_000,
+      now: () => now,
+    });
     for (let i = 0; i < 2; i++) {
       expect(breaker.allow()).toBe(true);
       breaker.failure();

@@ -36,7 +36,11 @@ databases:
 parquet:
   codec: zstd
 `);
-    const config = loadArchivalConfig({ ARCHIVER_CONFIG: path, MAX_CONCURRENT_ARCHIVAL_TASKS: '4', STORAGE_BACKEND: 's3' });
+    const config = loadArchivalConfig({
+      ARCHIVER_CONFIG: path,
+      MAX_CONCURRENT_ARCHIVAL_TASKS: '4',
+      STORAGE_BACKEND: 's3',
+    });
     expect(config.databases.metrics?.port).toBe(6432);
     expect(config.databases.metrics?.tables).toEqual(['public.conditions']);
     expect(config.parquet.codec).toBe('zstd');
@@ -68,7 +72,9 @@ unknown_thing: 1
   });
 
   it('says which file could not be read or parsed', async () => {
-    expect(() => loadArchivalConfig({ ARCHIVER_CONFIG: '/nonexistent/config.yaml' })).toThrow(/cannot read config file \/nonexistent/);
+    expect(() => loadArchivalConfig({ ARCHIVER_CONFIG: '/nonexistent/config.yaml' })).toThrow(
+      /cannot read config file \/nonexistent/,
+    );
     const path = await file('databases: [unclosed');
     expect(() => loadArchivalConfig({ ARCHIVER_CONFIG: path })).toThrow(/not valid YAML/);
   });

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { copyTextRows, unescapeCopyField } from '../src/parquet/copy-text.js';
 import { decimalByteLength } from '../src/parquet/column-mapping.js';
-import { daysFromCivil, INT64_MAX, parseDate, parseDecimal, parseTimeOfDay, parseTimestamp } from '../src/parquet/pg-text.js';
+import { copyTextRows, unescapeCopyField } from '../src/parquet/copy-text.js';
+import {
+  daysFromCivil,
+  INT64_MAX,
+  parseDate,
+  parseDecimal,
+  parseTimeOfDay,
+  parseTimestamp,
+} from '../src/parquet/pg-text.js';
 
 describe('PostgreSQL text parsing', () => {
   it('converts dates to days since the epoch, BC and infinity included', () => {
@@ -34,9 +41,12 @@ describe('PostgreSQL text parsing', () => {
     const text = Buffer.from('1\ta\\tb\\\\c\t\\N\n2\tünï\\ncødé\t\n');
     const pieces = [text.subarray(0, 5), text.subarray(5, 17), text.subarray(17)];
     const rows: Array<Array<string | null>> = [];
-    for await (const row of copyTextRows((async function* () {
-      yield* pieces;
-    })())) rows.push(row);
+    for await (const row of copyTextRows(
+      (async function* () {
+        yield* pieces;
+      })(),
+    ))
+      rows.push(row);
     expect(rows).toEqual([
       ['1', 'a\tb\\c', null],
       ['2', 'ünï\ncødé', ''],

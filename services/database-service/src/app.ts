@@ -1,11 +1,15 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger, ReadinessReport } from '@chunk-archiver/common';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Registry } from 'prom-client';
 import { UnknownTableError } from './errors.js';
 import type { QueuedChunk } from './scanner.js';
-
 
 export interface AppDeps {
   logger: Logger;
@@ -15,7 +19,11 @@ export interface AppDeps {
   readiness: () => Promise<ReadinessReport>;
   status: () => Promise<unknown>;
   /** Queues a table's expired chunks now; throws UnknownTableError for a table not configured. */
-  trigger: (input: { table: string; database?: string | undefined; dryRun: boolean }) => Promise<QueuedChunk[]>;
+  trigger: (input: {
+    table: string;
+    database?: string | undefined;
+    dryRun: boolean;
+  }) => Promise<QueuedChunk[]>;
 }
 
 const errorBody = {
@@ -30,27 +38,53 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     disableRequestLogging: true,
     bodyLimit: 16 * 1024,
     // Unknown parameters are refused, not silently dropped: a typo should not look like success.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: true } },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: true },
+    },
   });
   await app.register(swagger, {
     openapi: {
-      info: { title: 'chunk-archiver database-service', version: '0.1.0', description: 'Retention manager: status and manual triggers' },
+      info: {
+        title: 'chunk-archiver database-service',
+        version: '0.1.0',
+        description: 'Retention manager: status and manual triggers',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
   });
 
   // 4xx with a message that names the problem; never a stack trace, never a 500 for bad input.
   app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown }, _request, reply) => {
-    if (error instanceof UnknownTableError) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: error.message });
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (error instanceof UnknownTableError)
+      return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: error.message });
+    const status =
+      error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) {
       deps.logger.error({ err: error }, 'request failed');
-      return reply.code(500).send({ statusCode: 500, error: 'Internal Server Error', message: 'internal error; see the service log' });
+      return reply
+        .code(500)
+        .send({
+          statusCode: 500,
+          error: 'Internal Server Error',
+          message: 'internal error; see the service log',
+        });
     }
-    return reply.code(status).send({ statusCode: status, error: status === 415 ? 'Unsupported Media Type' : 'Bad Request', message: error.message });
+    return reply
+      .code(status)
+      .send({
+        statusCode: status,
+        error: status === 415 ? 'Unsupported Media Type' : 'Bad Request',
+        message: error.message,
+      });
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+    reply
+      .code(404)
+      .send({
+        statusCode: 404,
+        error: 'Not Found',
+        message: `no route ${request.method} ${request.url.split('?')[0]}`,
+      }),
   );
 
   function requireToken(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
@@ -59,7 +93,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
     const expected = Buffer.from(deps.apiToken);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      void reply.code(401).header('www-authenticate', 'Bearer').send({ statusCode: 401, error: 'Unauthorized', message: 'a valid bearer token is required' });
+      void reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .send({ statusCode: 401, error: 'Unauthorized', message: 'a valid bearer token is required' });
       return;
     }
     done();
@@ -73,11 +110,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
   });
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.type(deps.registry.contentType).send(await deps.registry.metrics()));
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type(deps.registry.contentType).send(await deps.registry.metrics()),
+  );
 
   app.get(
     '/database/retention/status',
-    { schema: { summary: 'Chunks by state per database and table, scans, failures', response: { 200: { type: 'object', additionalProperties: true } } } },
+    {
+      schema: {
+        summary: 'Chunks by state per database and table, scans, failures',
+        response: { 200: { type: 'object', additionalProperties: true } },
+      },
+    },
     async () => deps.status(),
   );
 
@@ -93,8 +137,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           required: ['table_name'],
           additionalProperties: false,
           properties: {
-            table_name: { type: 'string', minLength: 1, maxLength: 130, pattern: '^[^\\u0000-\\u001f]+$', description: 'table or schema.table' },
-            database: { type: 'string', minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$' },
+            table_name: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 130,
+              pattern: '^[^\\u0000-\\u001f]+$',
+              description: 'table or schema.table',
+            },
+            database: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 63,
+              pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$',
+            },
             dry_run: { type: 'boolean', default: false },
           },
         },

@@ -49,7 +49,10 @@ export const retentionConfigSchema = z
       .strict()
       .default({ host: '0.0.0.0', port: 3000, log_level: 'info', api_token_env: 'API_TOKEN' }),
     redis: z
-      .object({ url: z.string().min(1).default('redis://127.0.0.1:6379'), key_prefix: z.string().default('') })
+      .object({
+        url: z.string().min(1).default('redis://127.0.0.1:6379'),
+        key_prefix: z.string().default(''),
+      })
       .strict()
       .default({ url: 'redis://127.0.0.1:6379', key_prefix: '' }),
     event_secret_env: z.string().default('ARCHIVER_EVENT_SECRET'),
@@ -85,7 +88,10 @@ export const retentionConfigSchema = z
     max_parallel_databases: z.coerce.number().int().min(1).max(10).default(3),
     dry_run: z.preprocess(envBoolean, z.boolean()).default(false),
     databases: z
-      .record(z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/, 'database names: letters, digits, _ . -'), managedDatabaseSchema)
+      .record(
+        z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/, 'database names: letters, digits, _ . -'),
+        managedDatabaseSchema,
+      )
       .default({}),
   })
   .strict();
@@ -116,9 +122,13 @@ export const ENV_OVERRIDES: Record<string, string> = {
   DRY_RUN: 'dry_run',
 };
 
-export function loadRetentionConfig(env: NodeJS.ProcessEnv = process.env, file = env.ARCHIVER_CONFIG): RetentionConfig {
+export function loadRetentionConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  file = env.ARCHIVER_CONFIG,
+): RetentionConfig {
   const config = loadConfig(retentionConfigSchema, { file, env, overrides: ENV_OVERRIDES });
-  if (env.S3_FORCE_PATH_STYLE !== undefined) config.storage.s3.force_path_style = envBoolean(env.S3_FORCE_PATH_STYLE) === true;
+  if (env.S3_FORCE_PATH_STYLE !== undefined)
+    config.storage.s3.force_path_style = envBoolean(env.S3_FORCE_PATH_STYLE) === true;
   return config;
 }
 

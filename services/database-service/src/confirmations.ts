@@ -20,7 +20,12 @@ export interface ConfirmationDeps {
 /** The retry delay for the n-th failed attempt, in seconds. */
 export function retryDelaySeconds(config: RetentionConfig, attempts: number): number {
   return Math.ceil(
-    backoffDelay(attempts, { initialMs: config.defaults.retry_initial_s * 1000, maxMs: config.defaults.retry_max_s * 1000, factor: 2, jitter: 0.2 }) / 1000,
+    backoffDelay(attempts, {
+      initialMs: config.defaults.retry_initial_s * 1000,
+      maxMs: config.defaults.retry_max_s * 1000,
+      factor: 2,
+      jitter: 0.2,
+    }) / 1000,
   );
 }
 
@@ -35,7 +40,12 @@ export function createConfirmationHandler(deps: ConfirmationDeps) {
     const data = event.data;
     const chunk = `${data.chunk_schema}.${data.chunk_name}`;
     const db = deps.databases.get(data.database);
-    const log = deps.logger.child({ database: data.database, chunk, event_id: event.event_id, request_event_id: data.request_event_id });
+    const log = deps.logger.child({
+      database: data.database,
+      chunk,
+      event_id: event.event_id,
+      request_event_id: data.request_event_id,
+    });
     if (!db) {
       log.warn('confirmation for a database this manager does not manage; ignored');
       return;
@@ -49,7 +59,10 @@ export function createConfirmationHandler(deps: ConfirmationDeps) {
       return;
     }
     if (row.request_event_id !== data.request_event_id) {
-      log.info({ state: row.state }, 'confirmation does not answer the current request (duplicate, replay or stale); ignored');
+      log.info(
+        { state: row.state },
+        'confirmation does not answer the current request (duplicate, replay or stale); ignored',
+      );
       return;
     }
     if (data.status === 'FAILED') {
@@ -61,8 +74,17 @@ export function createConfirmationHandler(deps: ConfirmationDeps) {
         retryInSeconds: retryDelaySeconds(deps.config, row.attempts),
       });
       if (updated) {
-        await recordEvent(db.sql, row.id, 'requested', updated.state, `${data.error.code}: ${data.error.message}`);
-        log.warn({ code: data.error.code, state: updated.state, attempts: row.attempts }, dead ? 'archival failed for good; chunk is dead' : 'archival failed; will retry');
+        await recordEvent(
+          db.sql,
+          row.id,
+          'requested',
+          updated.state,
+          `${data.error.code}: ${data.error.message}`,
+        );
+        log.warn(
+          { code: data.error.code, state: updated.state, attempts: row.attempts },
+          dead ? 'archival failed for good; chunk is dead' : 'archival failed; will retry',
+        );
       }
       return;
     }
@@ -77,8 +99,18 @@ export function createConfirmationHandler(deps: ConfirmationDeps) {
           dead,
           retryInSeconds: retryDelaySeconds(deps.config, row.attempts),
         });
-        if (updated) await recordEvent(db.sql, row.id, 'requested', updated.state, `${verified.code}: ${verified.message}`);
-        log.warn({ code: verified.code, reason: verified.message }, 'confirmed archive failed verification; not dropping');
+        if (updated)
+          await recordEvent(
+            db.sql,
+            row.id,
+            'requested',
+            updated.state,
+            `${verified.code}: ${verified.message}`,
+          );
+        log.warn(
+          { code: verified.code, reason: verified.message },
+          'confirmed archive failed verification; not dropping',
+        );
         return;
       }
       const archived = await markArchived(db.sql, row.id, data.request_event_id, {
@@ -92,14 +124,22 @@ export function createConfirmationHandler(deps: ConfirmationDeps) {
         contentChecksum: data.manifest.content_checksum,
       });
       if (!archived) return;
-      await recordEvent(db.sql, row.id, 'requested', 'archived', `object ${data.object.key} verified (${data.manifest.bytes} bytes)`);
+      await recordEvent(
+        db.sql,
+        row.id,
+        'requested',
+        'archived',
+        `object ${data.object.key} verified (${data.manifest.bytes} bytes)`,
+      );
     } else if (row.state !== 'archived') {
       log.info({ state: row.state }, 'chunk already handled; duplicate confirmation ignored');
       return;
     }
     if (deps.config.dry_run) return;
     try {
-      const outcome = await dropVerifiedChunk(db, row.id, { lockTimeoutMs: deps.config.defaults.lock_timeout_ms });
+      const outcome = await dropVerifiedChunk(db, row.id, {
+        lockTimeoutMs: deps.config.defaults.lock_timeout_ms,
+      });
       if (outcome === 'dropped') {
         db.stats.chunks_dropped++;
         db.stats.rows_archived += data.manifest.row_count;

@@ -1,8 +1,19 @@
 import { chunkContentChecksum, pinSession } from '@chunk-archiver/pg';
 import type { LedgerChunk } from './ledger/types.js';
 import type { ManagedDatabase } from './managed-database.js';
-import { chunkTableExists, detachAndDropPartition, dropHypertableChunk, lockChunkAgainstWrites } from './sql/drop.js';
-import { lockChunkRow, markDeadFromArchived, markDropped, markForReArchive, recordEvent } from './sql/ledger.js';
+import {
+  chunkTableExists,
+  detachAndDropPartition,
+  dropHypertableChunk,
+  lockChunkAgainstWrites,
+} from './sql/drop.js';
+import {
+  lockChunkRow,
+  markDeadFromArchived,
+  markDropped,
+  markForReArchive,
+  recordEvent,
+} from './sql/ledger.js';
 
 export type DropOutcome = 'dropped' | 'content-changed' | 'not-archived' | 'vanished' | 'dry-run';
 
@@ -20,7 +31,8 @@ export async function dropVerifiedChunk(
   return db.sql.begin(async (tx) => {
     await pinSession(tx);
     const row: LedgerChunk | undefined = await lockChunkRow(tx, chunkId);
-    if (!row || row.state !== 'archived' || row.row_count === null || row.content_checksum === null) return 'not-archived';
+    if (!row || row.state !== 'archived' || row.row_count === null || row.content_checksum === null)
+      return 'not-archived';
     const log = db.logger.child({ chunk: `${row.chunk_schema}.${row.chunk_name}` });
     if (!(await chunkTableExists(tx, row.chunk_schema, row.chunk_name))) {
       // Someone else removed it: nothing to verify against, so a person should look.
@@ -36,19 +48,31 @@ export async function dropVerifiedChunk(
       const message = `chunk changed after extraction: ${now.rowCount} rows (archived ${row.row_count}), checksum ${now.checksum} (archived ${row.content_checksum}); archiving again`;
       await markForReArchive(tx, row.id, ['archived'], 'CONTENT_CHANGED', message);
       await recordEvent(tx, row.id, 'archived', 'pending', message);
-      log.warn({ rows_now: now.rowCount, rows_archived: row.row_count }, 'chunk changed since it was archived; not dropping, re-archiving');
+      log.warn(
+        { rows_now: now.rowCount, rows_archived: row.row_count },
+        'chunk changed since it was archived; not dropping, re-archiving',
+      );
       return 'content-changed';
     }
     if (options.dryRun) return 'dry-run';
     if (row.source_kind === 'partition') {
-      await detachAndDropPartition(tx, { schema: row.table_schema, name: row.table_name }, { schema: row.chunk_schema, name: row.chunk_name });
+      await detachAndDropPartition(
+        tx,
+        { schema: row.table_schema, name: row.table_name },
+        { schema: row.chunk_schema, name: row.chunk_name },
+      );
     } else {
       await dropHypertableChunk(tx, { schema: row.chunk_schema, name: row.chunk_name });
     }
     await markDropped(tx, row.id);
-    await recordEvent(tx, row.id, 'archived', 'dropped', `verified ${row.row_count} rows, checksum ${row.content_checksum}; archive ${row.object_key}`);
+    await recordEvent(
+      tx,
+      row.id,
+      'archived',
+      'dropped',
+      `verified ${row.row_count} rows, checksum ${row.content_checksum}; archive ${row.object_key}`,
+    );
     log.info({ rows: row.row_count, key: row.object_key }, 'chunk dropped after verification');
     return 'dropped';
   });
 }
-

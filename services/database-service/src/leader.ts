@@ -27,7 +27,10 @@ export function createLeaderLock(sql: postgres.Sql, logger: Logger) {
 
   return {
     isLeader: () => leader,
-    /** Becomes or stays leader if possible; returns whether this process leads now. */
+    /**
+     * Becomes or stays leader if possible; returns whether this process leads now. Throws when the
+     * database cannot be reached: an outage must not pass for "another manager leads".
+     */
     async ensure(): Promise<boolean> {
       try {
         if (reserved && leader) {
@@ -35,7 +38,9 @@ export function createLeaderLock(sql: postgres.Sql, logger: Logger) {
           return true;
         }
         reserved ??= await sql.reserve();
-        const [row] = await reserved<{ ok: boolean }[]>`select pg_try_advisory_lock(${LEADER_LOCK_KEY}) as ok`;
+        const [row] = await reserved<
+          { ok: boolean }[]
+        >`select pg_try_advisory_lock(${LEADER_LOCK_KEY}) as ok`;
         const was = leader;
         leader = row!.ok;
         if (leader && !was) logger.info('became leader for this database');
@@ -47,7 +52,7 @@ export function createLeaderLock(sql: postgres.Sql, logger: Logger) {
       } catch (error) {
         if (leader) logger.warn({ err: coerceError(error) }, 'lost the leader connection; standing by');
         await release();
-        return false;
+        throw error;
       }
     },
     release,

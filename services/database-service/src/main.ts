@@ -30,7 +30,9 @@ const app = await buildApp({
     runChecks({
       redis: () => probe.ping(),
       storage: () => store.ping(),
-      ...Object.fromEntries([...manager.databases].map(([name, db]) => [`database:${name}`, () => db.sql`select 1`])),
+      ...Object.fromEntries(
+        [...manager.databases].map(([name, db]) => [`database:${name}`, () => db.sql`select 1`]),
+      ),
     }),
 });
 

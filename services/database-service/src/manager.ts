@@ -33,7 +33,13 @@ export function createRetentionManager(options: ManagerOptions) {
   const databases = new Map<string, ManagedDatabase>();
   for (const [name, db] of Object.entries(config.databases)) {
     const pool = options.pools?.[name];
-    databases.set(name, createManagedDatabase(name, db, logger, { ...(pool ? { sql: pool } : {}), leaderElection: options.leaderElection ?? true }));
+    databases.set(
+      name,
+      createManagedDatabase(name, db, logger, {
+        ...(pool ? { sql: pool } : {}),
+        leaderElection: options.leaderElection ?? true,
+      }),
+    );
   }
   const scanner = createScanner({
     databases,
@@ -61,11 +67,17 @@ export function createRetentionManager(options: ManagerOptions) {
     async start(): Promise<void> {
       if (started) return;
       started = true;
-      subscription = await options.bus.consume(TOPICS.archivalConfirmation, CONSUMER_GROUP, options.consumer, handleConfirmation, {
-        parse: (raw) => parseArchivalConfirmation(raw, { secret: options.secret }),
-        concurrency: 4,
-        visibilityTimeoutMs: 60_000,
-      });
+      subscription = await options.bus.consume(
+        TOPICS.archivalConfirmation,
+        CONSUMER_GROUP,
+        options.consumer,
+        handleConfirmation,
+        {
+          parse: (raw) => parseArchivalConfirmation(raw, { secret: options.secret }),
+          concurrency: 4,
+          visibilityTimeoutMs: 60_000,
+        },
+      );
       scanner.start();
     },
     async stop(): Promise<void> {
@@ -85,19 +97,28 @@ export function createRetentionManager(options: ManagerOptions) {
     },
     status: () => retentionStatus(databases, config.dry_run),
     /** Queues one table's expired chunks now (or reports them, in a dry run). */
-    async trigger(input: { table: string; database?: string | undefined; dryRun: boolean }): Promise<QueuedChunk[]> {
+    async trigger(input: {
+      table: string;
+      database?: string | undefined;
+      dryRun: boolean;
+    }): Promise<QueuedChunk[]> {
       const owners = [...databases.values()].filter(
         (db) =>
           (!input.database || db.name === input.database) &&
           db.config.tables.some((t) => input.table === t.name || input.table === `${t.schema}.${t.name}`),
       );
       if (owners.length === 0) {
-        if (input.database && !databases.has(input.database)) throw new UnknownTableError(input.table, input.database);
+        if (input.database && !databases.has(input.database))
+          throw new UnknownTableError(input.table, input.database);
         throw new UnknownTableError(input.table, input.database);
       }
       const queued: QueuedChunk[] = [];
       for (const db of owners) {
-        const [report] = await scanner.scanOnce({ database: db.name, table: input.table, dryRun: input.dryRun || config.dry_run });
+        const [report] = await scanner.scanOnce({
+          database: db.name,
+          table: input.table,
+          dryRun: input.dryRun || config.dry_run,
+        });
         if (report && !report.ok) throw new Error(`database ${db.name}: ${report.error}`);
         queued.push(...(report?.requested ?? []));
       }

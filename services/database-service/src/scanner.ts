@@ -6,7 +6,14 @@ import { dropVerifiedChunk } from './drop-verified.js';
 import type { DiscoveredChunk } from './ledger/types.js';
 import type { ManagedDatabase } from './managed-database.js';
 import { databaseNow, expiredHypertableChunks, expiredPartitions } from './sql/discovery.js';
-import { dueChunks, expireRequests, insertDiscovered, markRequested, recordEvent, unmarkRequested } from './sql/ledger.js';
+import {
+  dueChunks,
+  expireRequests,
+  insertDiscovered,
+  markRequested,
+  recordEvent,
+  unmarkRequested,
+} from './sql/ledger.js';
 
 export interface ScannerDeps {
   databases: Map<string, ManagedDatabase>;
@@ -45,9 +52,11 @@ export interface ScanFilter {
 /** Runs `tasks` with at most `limit` at once. */
 async function withLimit<T>(limit: number, items: T[], task: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: Math.min(limit, queue.length) }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await task(item);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, queue.length) }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await task(item);
+    }),
+  );
 }
 
 function tableMatches(table: TableConfig, name: string | undefined): boolean {
@@ -66,7 +75,12 @@ export function createScanner(deps: ScannerDeps) {
 
   async function discover(db: ManagedDatabase, table: TableConfig): Promise<DiscoveredChunk[]> {
     const eff = effectiveTable(config, db.config, table);
-    const target = { schema: table.schema, name: table.name, retentionDays: eff.retentionDays, retentionInteger: eff.retentionInteger };
+    const target = {
+      schema: table.schema,
+      name: table.name,
+      retentionDays: eff.retentionDays,
+      retentionInteger: eff.retentionInteger,
+    };
     if (table.kind === 'timescaledb') return expiredHypertableChunks(db.sql, target);
     return expiredPartitions(db.sql, target, await databaseNow(db.sql));
   }
@@ -101,7 +115,13 @@ export function createScanner(deps: ScannerDeps) {
         await unmarkRequested(db.sql, row.id, eventId, coerceError(error).message);
         throw error;
       }
-      await recordEvent(db.sql, row.id, row.state, 'requested', `attempt ${marked.attempts}, event ${eventId}`);
+      await recordEvent(
+        db.sql,
+        row.id,
+        row.state,
+        'requested',
+        `attempt ${marked.attempts}, event ${eventId}`,
+      );
       db.stats.chunks_requested++;
       queued.push({
         database: db.name,
@@ -149,12 +169,20 @@ export function createScanner(deps: ScannerDeps) {
       }
       for (const expired of await expireRequests(db.sql, config.defaults.request_timeout_s)) {
         await recordEvent(db.sql, expired.id, 'requested', 'pending', 'request timed out');
-        db.logger.warn({ chunk: `${expired.chunk_schema}.${expired.chunk_name}` }, 'archival request timed out; requesting again');
+        db.logger.warn(
+          { chunk: `${expired.chunk_schema}.${expired.chunk_name}` },
+          'archival request timed out; requesting again',
+        );
       }
       // Drops a previous process verified the archive for but did not finish.
-      const [pendingDrops] = await db.sql<{ ids: string[] }[]>`select coalesce(array_agg(id), '{}') as ids from archiver.chunks where state = 'archived'`;
+      const [pendingDrops] = await db.sql<
+        { ids: string[] }[]
+      >`select coalesce(array_agg(id), '{}') as ids from archiver.chunks where state = 'archived'`;
       for (const id of pendingDrops!.ids) {
-        if ((await dropVerifiedChunk(db, id, { lockTimeoutMs: config.defaults.lock_timeout_ms })) === 'dropped') report.dropped++;
+        if (
+          (await dropVerifiedChunk(db, id, { lockTimeoutMs: config.defaults.lock_timeout_ms })) === 'dropped'
+        )
+          report.dropped++;
       }
       for (const table of tables) report.requested.push(...(await requestDue(db, table)));
       return report;
@@ -173,7 +201,9 @@ export function createScanner(deps: ScannerDeps) {
   }
 
   async function scanOnce(filter: ScanFilter = {}): Promise<ScanReport[]> {
-    const targets = [...deps.databases.values()].filter((db) => db.config.enabled && (!filter.database || filter.database === db.name));
+    const targets = [...deps.databases.values()].filter(
+      (db) => db.config.enabled && (!filter.database || filter.database === db.name),
+    );
     const reports: ScanReport[] = [];
     const limit = config.parallel_databases ? config.max_parallel_databases : 1;
     await withLimit(limit, targets, async (db) => {

@@ -22,7 +22,14 @@ export interface DatabaseStatus {
   leader: boolean;
   last_scan: ManagedDatabase['stats'];
   tables: TableStatus[];
-  failures: Array<{ chunk: string; state: string; attempts: number; error_code: string | null; error: string | null; next_attempt_at: string | null }>;
+  failures: Array<{
+    chunk: string;
+    state: string;
+    attempts: number;
+    error_code: string | null;
+    error: string | null;
+    next_attempt_at: string | null;
+  }>;
 }
 
 async function databaseStatus(db: ManagedDatabase): Promise<DatabaseStatus> {
@@ -51,7 +58,8 @@ async function databaseStatus(db: ManagedDatabase): Promise<DatabaseStatus> {
         if (!entry) continue;
         entry.chunks[c.state] = c.chunks;
         if (c.state === 'pending' || c.state === 'failed' || c.state === 'requested') {
-          if (c.oldest_range_start && (!entry.oldest_pending || c.oldest_range_start < entry.oldest_pending)) entry.oldest_pending = c.oldest_range_start;
+          if (c.oldest_range_start && (!entry.oldest_pending || c.oldest_range_start < entry.oldest_pending))
+            entry.oldest_pending = c.oldest_range_start;
         }
         if (c.state === 'dropped' || c.state === 'archived') {
           entry.rows_archived += Number(c.rows ?? 0);
@@ -72,7 +80,13 @@ async function databaseStatus(db: ManagedDatabase): Promise<DatabaseStatus> {
     const error = db.stats.last_scan_error;
     return { ...base, ok: error === null, error, tables: [...tables.values()], failures };
   } catch (err) {
-    return { ...base, ok: false, error: coerceError(err).message, tables: [...tables.values()], failures: [] };
+    return {
+      ...base,
+      ok: false,
+      error: coerceError(err).message,
+      tables: [...tables.values()],
+      failures: [],
+    };
   }
 }
 
@@ -84,8 +98,13 @@ export async function retentionStatus(databases: Map<string, ManagedDatabase>, d
     dry_run: dryRun,
     databases_processed: database_stats.filter((d) => d.ok && d.last_scan.scans > 0).length,
     databases_failed: database_stats.filter((d) => !d.ok).length,
-    tables_processed: database_stats.filter((d) => d.ok && d.last_scan.scans > 0).reduce((n, d) => n + d.tables.filter((t) => t.enabled).length, 0),
-    records_archived: database_stats.reduce((n, d) => n + d.tables.reduce((m, t) => m + t.rows_archived, 0), 0),
+    tables_processed: database_stats
+      .filter((d) => d.ok && d.last_scan.scans > 0)
+      .reduce((n, d) => n + d.tables.filter((t) => t.enabled).length, 0),
+    records_archived: database_stats.reduce(
+      (n, d) => n + d.tables.reduce((m, t) => m + t.rows_archived, 0),
+      0,
+    ),
     database_stats,
   };
 }

@@ -7,7 +7,11 @@ export type VerifyOutcome = { ok: true } | { ok: false; code: string; message: s
  * Before anything is dropped: the confirmed object must be where this manager expects it, exist
  * with the confirmed size and sha256, and have a manifest beside it that says the same.
  */
-export async function verifyArchive(store: BlobStore, prefix: string, confirmation: ArchivalSuccess['data']): Promise<VerifyOutcome> {
+export async function verifyArchive(
+  store: BlobStore,
+  prefix: string,
+  confirmation: ArchivalSuccess['data'],
+): Promise<VerifyOutcome> {
   const { object, manifest } = confirmation;
   if (object.backend !== store.backend || object.container !== store.container) {
     return {
@@ -18,24 +22,44 @@ export async function verifyArchive(store: BlobStore, prefix: string, confirmati
   }
   const expected = archiveKeys(prefix, confirmation);
   if (object.key !== expected.dataKey || object.manifest_key !== expected.manifestKey) {
-    return { ok: false, code: 'KEY_MISMATCH', message: `confirmed key ${object.key} is not the chunk's key ${expected.dataKey}` };
+    return {
+      ok: false,
+      code: 'KEY_MISMATCH',
+      message: `confirmed key ${object.key} is not the chunk's key ${expected.dataKey}`,
+    };
   }
   const info = await store.stat(object.key);
   if (!info) return { ok: false, code: 'OBJECT_MISSING', message: `object ${object.key} does not exist` };
   if (info.bytes !== manifest.bytes) {
-    return { ok: false, code: 'SIZE_MISMATCH', message: `object ${object.key} has ${info.bytes} bytes, confirmed ${manifest.bytes}` };
+    return {
+      ok: false,
+      code: 'SIZE_MISMATCH',
+      message: `object ${object.key} has ${info.bytes} bytes, confirmed ${manifest.bytes}`,
+    };
   }
   if (info.sha256 !== manifest.sha256) {
-    return { ok: false, code: 'SHA256_MISMATCH', message: `object ${object.key} sha256 ${info.sha256 ?? 'unknown'} ≠ confirmed ${manifest.sha256}` };
+    return {
+      ok: false,
+      code: 'SHA256_MISMATCH',
+      message: `object ${object.key} sha256 ${info.sha256 ?? 'unknown'} ≠ confirmed ${manifest.sha256}`,
+    };
   }
   let stored: ReturnType<typeof manifestSchema.parse>;
   try {
     if (!(await store.stat(object.manifest_key))) {
-      return { ok: false, code: 'MANIFEST_MISSING', message: `manifest ${object.manifest_key} does not exist` };
+      return {
+        ok: false,
+        code: 'MANIFEST_MISSING',
+        message: `manifest ${object.manifest_key} does not exist`,
+      };
     }
     stored = manifestSchema.parse(JSON.parse((await store.read(object.manifest_key)).toString('utf8')));
   } catch (error) {
-    return { ok: false, code: 'MANIFEST_INVALID', message: `manifest ${object.manifest_key} is unreadable: ${(error as Error).message}` };
+    return {
+      ok: false,
+      code: 'MANIFEST_INVALID',
+      message: `manifest ${object.manifest_key} is unreadable: ${(error as Error).message}`,
+    };
   }
   if (
     stored.sha256 !== manifest.sha256 ||
@@ -44,7 +68,11 @@ export async function verifyArchive(store: BlobStore, prefix: string, confirmati
     stored.content_checksum !== manifest.content_checksum ||
     stored.object_key !== object.key
   ) {
-    return { ok: false, code: 'MANIFEST_MISMATCH', message: `manifest ${object.manifest_key} does not match the confirmation` };
+    return {
+      ok: false,
+      code: 'MANIFEST_MISMATCH',
+      message: `manifest ${object.manifest_key} does not match the confirmation`,
+    };
   }
   return { ok: true };
 }

@@ -15,7 +15,16 @@ async function app(apiToken?: string) {
     trigger: async (input) => {
       calls.push(input);
       if (input.table !== 'conditions') throw new UnknownTableError(input.table, input.database);
-      return [{ database: 'metrics', table: 'public.conditions', chunk: '_timescaledb_internal._hyper_1_1_chunk', range_start: 'a', range_end: 'b', event_id: null }];
+      return [
+        {
+          database: 'metrics',
+          table: 'public.conditions',
+          chunk: '_timescaledb_internal._hyper_1_1_chunk',
+          range_start: 'a',
+          range_end: 'b',
+          event_id: null,
+        },
+      ];
     },
   });
   return { instance, calls };
@@ -25,16 +34,27 @@ describe('database-service HTTP', () => {
   it('serves health, status and an OpenAPI document', async () => {
     const { instance } = await app();
     expect((await instance.inject('/health')).json()).toEqual({ status: 'ok', service: 'database-service' });
-    expect((await instance.inject('/database/retention/status')).json()).toEqual({ databases_processed: 1, database_stats: [] });
+    expect((await instance.inject('/database/retention/status')).json()).toEqual({
+      databases_processed: 1,
+      database_stats: [],
+    });
     const doc = (await instance.inject('/docs/json')).json();
-    expect(Object.keys(doc.paths)).toEqual(['/database/retention/status', '/database/retention/trigger-archival']);
-    expect(doc.paths['/database/retention/trigger-archival'].post.parameters.map((p: { name: string }) => p.name)).toContain('table_name');
+    expect(Object.keys(doc.paths)).toEqual([
+      '/database/retention/status',
+      '/database/retention/trigger-archival',
+    ]);
+    expect(
+      doc.paths['/database/retention/trigger-archival'].post.parameters.map((p: { name: string }) => p.name),
+    ).toContain('table_name');
     await instance.close();
   });
 
   it('triggers a configured table and returns what it queued', async () => {
     const { instance, calls } = await app();
-    const res = await instance.inject({ method: 'POST', url: '/database/retention/trigger-archival?table_name=conditions&database=metrics' });
+    const res = await instance.inject({
+      method: 'POST',
+      url: '/database/retention/trigger-archival?table_name=conditions&database=metrics',
+    });
     expect(res.statusCode).toBe(200);
     expect(res.json().queued).toHaveLength(1);
     expect(calls).toEqual([{ table: 'conditions', database: 'metrics', dryRun: false }]);
@@ -43,16 +63,25 @@ describe('database-service HTTP', () => {
 
   it('answers bad input with 4xx naming the problem, never 500 or a stack trace', async () => {
     const { instance } = await app();
-    const unknown = await instance.inject({ method: 'POST', url: '/database/retention/trigger-archival?table_name=nope' });
+    const unknown = await instance.inject({
+      method: 'POST',
+      url: '/database/retention/trigger-archival?table_name=nope',
+    });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json().message).toBe('table nope is not configured');
     const missing = await instance.inject({ method: 'POST', url: '/database/retention/trigger-archival' });
     expect(missing.statusCode).toBe(400);
     expect(missing.json().message).toContain('table_name');
-    const badDb = await instance.inject({ method: 'POST', url: '/database/retention/trigger-archival?table_name=x&database=a%22%3B%20drop' });
+    const badDb = await instance.inject({
+      method: 'POST',
+      url: '/database/retention/trigger-archival?table_name=x&database=a%22%3B%20drop',
+    });
     expect(badDb.statusCode).toBe(400);
     expect(badDb.json().message).toContain('database');
-    const extra = await instance.inject({ method: 'POST', url: '/database/retention/trigger-archival?table_name=x&sql=select' });
+    const extra = await instance.inject({
+      method: 'POST',
+      url: '/database/retention/trigger-archival?table_name=x&sql=select',
+    });
     expect(extra.statusCode).toBe(400);
     const big = await instance.inject({
       method: 'POST',
@@ -68,7 +97,8 @@ describe('database-service HTTP', () => {
       payload: '<x/>',
     });
     expect(wrongType.statusCode).toBe(415);
-    for (const res of [unknown, missing, badDb, extra, big, wrongType]) expect(res.body).not.toMatch(/\bat .*\.(js|ts):\d+/);
+    for (const res of [unknown, missing, badDb, extra, big, wrongType])
+      expect(res.body).not.toMatch(/\bat .*\.(js|ts):\d+/);
     expect((await instance.inject('/nowhere')).statusCode).toBe(404);
     await instance.close();
   });
@@ -82,7 +112,11 @@ describe('database-service HTTP', () => {
     expect(wrong.statusCode).toBe(401);
     expect(wrong.body).not.toContain('s3cret-token');
     expect(calls).toEqual([]);
-    const right = await instance.inject({ method: 'POST', url, headers: { authorization: 'Bearer s3cret-token' } });
+    const right = await instance.inject({
+      method: 'POST',
+      url,
+      headers: { authorization: 'Bearer s3cret-token' },
+    });
     expect(right.statusCode).toBe(200);
     // Status stays readable without a token.
     expect((await instance.inject('/database/retention/status')).statusCode).toBe(200);

@@ -64,7 +64,9 @@ export async function migrate(sql: postgres.Sql): Promise<number[]> {
     await tx`create schema if not exists archiver`;
     await tx`create table if not exists archiver.schema_migrations (
       version int primary key, name text not null, applied_at timestamptz not null default now())`;
-    const done = new Set((await tx<{ version: number }[]>`select version from archiver.schema_migrations`).map((r) => r.version));
+    const done = new Set(
+      (await tx<{ version: number }[]>`select version from archiver.schema_migrations`).map((r) => r.version),
+    );
     const applied: number[] = [];
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;

@@ -84,7 +84,11 @@ export async function expiredPartitions(sql: Db, table: TableTarget, now: Date):
         range_start: p.startTime.toISOString(),
         range_end: p.endTime.toISOString(),
       });
-    } else if (p.startInteger !== undefined && p.endInteger !== undefined && table.retentionInteger !== undefined) {
+    } else if (
+      p.startInteger !== undefined &&
+      p.endInteger !== undefined &&
+      table.retentionInteger !== undefined
+    ) {
       if (BigInt(p.endInteger) <= maxEnd - BigInt(table.retentionInteger)) {
         out.push({
           source_kind: 'partition',

@@ -19,7 +19,11 @@ export async function insertDiscovered(sql: Db, chunks: DiscoveredChunk[]): Prom
 }
 
 /** Chunks due for a request: pending, or failed with their back-off elapsed; oldest range first. */
-export async function dueChunks(sql: Db, table: { schema: string; name: string }, limit: number): Promise<LedgerChunk[]> {
+export async function dueChunks(
+  sql: Db,
+  table: { schema: string; name: string },
+  limit: number,
+): Promise<LedgerChunk[]> {
   return sql<LedgerChunk[]>`
     select * from archiver.chunks
     where table_schema = ${table.schema} and table_name = ${table.name}
@@ -58,7 +62,9 @@ export async function expireRequests(sql: Db, timeoutSeconds: number): Promise<L
 }
 
 export async function findChunk(sql: Db, schema: string, name: string): Promise<LedgerChunk | undefined> {
-  const [row] = await sql<LedgerChunk[]>`select * from archiver.chunks where chunk_schema = ${schema} and chunk_name = ${name}`;
+  const [row] = await sql<
+    LedgerChunk[]
+  >`select * from archiver.chunks where chunk_schema = ${schema} and chunk_name = ${name}`;
   return row;
 }
 
@@ -80,7 +86,12 @@ export interface ArchivedObject {
 }
 
 /** requested → archived: the object was found in storage as confirmed. */
-export async function markArchived(sql: Db, id: string, eventId: string, object: ArchivedObject): Promise<LedgerChunk | undefined> {
+export async function markArchived(
+  sql: Db,
+  id: string,
+  eventId: string,
+  object: ArchivedObject,
+): Promise<LedgerChunk | undefined> {
   const [row] = await sql<LedgerChunk[]>`
     update archiver.chunks
     set state = 'archived', object_backend = ${object.backend}, object_container = ${object.container},
@@ -101,7 +112,13 @@ export async function markDropped(sql: Db, id: string): Promise<boolean> {
 }
 
 /** Back to pending for a fresh archive (rows changed after extraction, object not as confirmed). */
-export async function markForReArchive(sql: Db, id: string, from: ChunkState[], code: string, message: string): Promise<boolean> {
+export async function markForReArchive(
+  sql: Db,
+  id: string,
+  from: ChunkState[],
+  code: string,
+  message: string,
+): Promise<boolean> {
   const rows = await sql`
     update archiver.chunks set state = 'pending', last_error_code = ${code}, last_error = ${message}, updated_at = now()
     where id = ${id} and state = any(${from}) returning id`;
@@ -109,7 +126,12 @@ export async function markForReArchive(sql: Db, id: string, from: ChunkState[], 
 }
 
 /** archived → dead: something outside this manager interfered; a person must look. */
-export async function markDeadFromArchived(sql: Db, id: string, code: string, message: string): Promise<void> {
+export async function markDeadFromArchived(
+  sql: Db,
+  id: string,
+  code: string,
+  message: string,
+): Promise<void> {
   await sql`
     update archiver.chunks set state = 'dead', last_error_code = ${code}, last_error = ${message}, updated_at = now()
     where id = ${id} and state = 'archived'`;
@@ -132,7 +154,13 @@ export async function markFailed(
   return row;
 }
 
-export async function recordEvent(sql: Db, chunkId: string, from: ChunkState | null, to: ChunkState, detail: string): Promise<void> {
+export async function recordEvent(
+  sql: Db,
+  chunkId: string,
+  from: ChunkState | null,
+  to: ChunkState,
+  detail: string,
+): Promise<void> {
   await sql`insert into archiver.chunk_events (chunk_id, from_state, to_state, detail) values (${chunkId}, ${from}, ${to}, ${detail})`;
 }
 
