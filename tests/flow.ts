@@ -128,7 +128,11 @@ export async function retentionFlow(options: {
       let last: unknown;
       while (Date.now() < deadline) {
         // Errors mean "not yet" (the ledger may not exist before the first scan), reported at the end.
-        if (await predicate().catch((error: unknown) => ((last = error), false))) return;
+        const ok = await predicate().catch((error: unknown) => {
+          last = error;
+          return false;
+        });
+        if (ok) return;
         await new Promise((r) => setTimeout(r, 100));
       }
       throw new Error(

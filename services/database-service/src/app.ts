@@ -61,34 +61,31 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) {
       deps.logger.error({ err: error }, 'request failed');
-      return reply
-        .code(500)
-        .send({
-          statusCode: 500,
-          error: 'Internal Server Error',
-          message: 'internal error; see the service log',
-        });
-    }
-    return reply
-      .code(status)
-      .send({
-        statusCode: status,
-        error: status === 415 ? 'Unsupported Media Type' : 'Bad Request',
-        message: error.message,
+      return reply.code(500).send({
+        statusCode: 500,
+        error: 'Internal Server Error',
+        message: 'internal error; see the service log',
       });
+    }
+    return reply.code(status).send({
+      statusCode: status,
+      error: status === 415 ? 'Unsupported Media Type' : 'Bad Request',
+      message: error.message,
+    });
   });
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send({
-        statusCode: 404,
-        error: 'Not Found',
-        message: `no route ${request.method} ${request.url.split('?')[0]}`,
-      }),
+    reply.code(404).send({
+      statusCode: 404,
+      error: 'Not Found',
+      message: `no route ${request.method} ${request.url.split('?')[0]}`,
+    }),
   );
 
   function requireToken(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
-    if (!deps.apiToken) return done();
+    if (!deps.apiToken) {
+      done();
+      return;
+    }
     const header = request.headers.authorization ?? '';
     const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
     const expected = Buffer.from(deps.apiToken);

@@ -31,7 +31,7 @@ export async function dropVerifiedChunk(
   return db.sql.begin(async (tx) => {
     await pinSession(tx);
     const row: LedgerChunk | undefined = await lockChunkRow(tx, chunkId);
-    if (!row || row.state !== 'archived' || row.row_count === null || row.content_checksum === null)
+    if (row?.state !== 'archived' || row.row_count === null || row.content_checksum === null)
       return 'not-archived';
     const log = db.logger.child({ chunk: `${row.chunk_schema}.${row.chunk_name}` });
     if (!(await chunkTableExists(tx, row.chunk_schema, row.chunk_name))) {

@@ -68,6 +68,7 @@ export async function expiredPartitions(sql: Db, table: TableTarget, now: Date):
   const cutoff = now.getTime() - table.retentionDays * 86_400_000;
   const partitions = await partitionsOf(sql, table.schema, table.name);
   const integerEnds = partitions.flatMap((p) => (p.endInteger !== undefined ? [BigInt(p.endInteger)] : []));
+  // biome-ignore lint/complexity/useMathMinMax: Math.max does not take bigint
   const maxEnd = integerEnds.reduce((a, b) => (b > a ? b : a), -(2n ** 63n));
   const out: DiscoveredChunk[] = [];
   for (const p of partitions) {
