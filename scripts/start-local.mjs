@@ -1,34 +1,164 @@
-// Starts both services as separate processes against this machine's PostgreSQL and Redis and
-// stops them together on Ctrl-C.
+// `./dev start`: the whole product on this machine, no Docker. Azurite (storage) and, unless
+// TIMESCALEDB_URL is set, the in-process TimescaleDB run inside this process; both services run
+// as child processes against this machine's PostgreSQL and Redis. A demo database with expired
+// data is created fresh on every start so archival is visible within a minute. Ctrl-C stops all.
 import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startAzurite, startTimescale } from '@chunk-archiver/testkit';
+import postgres from 'postgres';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const services = [
-  { name: 'database-service', port: process.env.DATABASE_SERVICE_PORT ?? '3000' },
-  { name: 'archival-service', port: process.env.ARCHIVAL_SERVICE_PORT ?? '3001' },
-];
-const children = services.map(({ name, port }) =>
-  spawn(process.execPath, [`services/${name}/dist/main.js`], {
+const dataDir = join(root, '.data', 'local');
+const pgUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const demoDb = 'chunk_archiver_demo';
+const storageBackend = process.env.STORAGE_BACKEND ?? 'azure';
+const ports = {
+  database: Number(process.env.DATABASE_SERVICE_PORT ?? 3000),
+  archival: Number(process.env.ARCHIVAL_SERVICE_PORT ?? 3001),
+};
+const say = (message) => console.log(`[start] ${message}`);
+
+await mkdir(dataDir, { recursive: true });
+
+// 1. Storage: Azurite unless another backend is chosen.
+const azurite =
+  storageBackend === 'azure'
+    ? await startAzurite({ dir: join(dataDir, 'azurite'), port: Number(process.env.AZURITE_PORT ?? 10000) })
+    : undefined;
+if (azurite) say(`Azurite blob service on 127.0.0.1:${azurite.port} (data in .data/local/azurite)`);
+
+// 2. A demo PostgreSQL database with a natively partitioned audit table, 30 monthly partitions back.
+const admin = postgres(pgUrl, { max: 1, onnotice: () => {} });
+await admin`drop database if exists ${admin(demoDb)} with (force)`;
+await admin`create database ${admin(demoDb)}`;
+await admin.end();
+const demoUrl = new URL(pgUrl);
+demoUrl.pathname = `/${demoDb}`;
+const demo = postgres(demoUrl.toString(), { max: 1, onnotice: () => {} });
+await demo`create table audit_log (id bigint not null, at timestamptz not null, actor text not null, action text not null, detail jsonb) partition by range (at)`;
+await demo.unsafe(`
+  do $$
+  declare m date;
+  begin
+    for m in select generate_series(date_trunc('month', now()) - interval '30 months', date_trunc('month', now()) + interval '1 month', interval '1 month')::date loop
+      execute format('create table %I partition of audit_log for values from (%L) to (%L)',
+                     'audit_log_' || to_char(m, 'YYYY_MM'), m, (m + interval '1 month')::date);
+    end loop;
+  end $$;`);
+await demo`create table audit_log_default partition of audit_log default`;
+await demo`insert into audit_log
+  select g, now() - (g * interval '8 minutes'), 'user_' || (g % 50), (array['login','update','delete'])[1 + g % 3],
+         jsonb_build_object('ip', '10.0.0.' || (g % 250), 'ok', g % 7 <> 0)
+  from generate_series(1, 150000) g`;
+await demo.end();
+say(`demo database ${demoDb}: audit_log with 32 monthly partitions, 150,000 rows reaching back ~28 months`);
+
+// 3. TimescaleDB: a real server from TIMESCALEDB_URL, else the in-process build.
+const timescale = process.env.TIMESCALEDB_URL
+  ? undefined
+  : await startTimescale({ port: Number(process.env.TIMESCALE_PORT ?? 54329) });
+const tsUrl = process.env.TIMESCALEDB_URL ?? timescale.url;
+const ts = postgres(tsUrl, { max: 1, onnotice: () => {} });
+await ts`create extension if not exists timescaledb`;
+await ts`drop table if exists metrics`;
+await ts`create table metrics (time timestamptz not null, device int not null, temperature double precision, humidity double precision)`;
+await ts`select create_hypertable('metrics', by_range('time', interval '30 days'))`;
+await ts`insert into metrics
+  select t, d, 15 + random() * 15, 30 + random() * 50
+  from generate_series(now() - interval '900 days', now(), interval '30 minutes') t, generate_series(1, 2) d`;
+await ts.end();
+say(
+  `TimescaleDB ${timescale ? `(in-process, ${tsUrl})` : '(TIMESCALEDB_URL)'}: hypertable metrics, 30-day chunks over 900 days`,
+);
+
+// 4. Configuration for both services.
+const timescaleDb = timescale
+  ? { url: tsUrl, pool: { max: 1, idle_timeout_s: 1 }, leader_election: false }
+  : { url: tsUrl };
+const storage = {
+  backend: storageBackend,
+  prefix: 'archive',
+  azure: { container: 'archive' },
+  local: { path: join(dataDir, 'archive') },
+};
+const databaseServiceConfig = {
+  service: { port: ports.database },
+  storage,
+  defaults: {
+    retention_days: 365,
+    check_interval_s: 10,
+    chunks_per_scan: 5,
+    request_timeout_s: 300,
+    retry_initial_s: 5,
+    retry_max_s: 60,
+  },
+  databases: {
+    demo: { url: demoUrl.toString(), tables: [{ schema: 'public', name: 'audit_log', kind: 'partition' }] },
+    tsdb: { ...timescaleDb, tables: [{ schema: 'public', name: 'metrics', kind: 'timescaledb' }] },
+  },
+};
+const archivalServiceConfig = {
+  service: { port: ports.archival },
+  storage,
+  max_concurrent_archival_tasks: 2,
+  databases: {
+    demo: { url: demoUrl.toString() },
+    tsdb: timescale ? { url: tsUrl, pool: { max: 1, idle_timeout_s: 1 } } : { url: tsUrl },
+  },
+};
+const dbConfigPath = join(dataDir, 'database-service.json');
+const archivalConfigPath = join(dataDir, 'archival-service.json');
+await writeFile(dbConfigPath, JSON.stringify(databaseServiceConfig, null, 2));
+await writeFile(archivalConfigPath, JSON.stringify(archivalServiceConfig, null, 2));
+
+// 5. Both services as separate processes.
+const env = {
+  ...process.env,
+  ...(azurite ? { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString } : {}),
+};
+const children = [
+  ['database-service', dbConfigPath],
+  ['archival-service', archivalConfigPath],
+].map(([name, config]) =>
+  spawn(process.execPath, [join(root, 'services', name, 'dist', 'main.js')], {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, PORT: port },
+    env: { ...env, ARCHIVER_CONFIG: config },
   }),
 );
+say(`database-service on http://127.0.0.1:${ports.database}  (GET /database/retention/status)`);
+say(`archival-service on http://127.0.0.1:${ports.archival}  (GET /archival/metrics)`);
+say(`try: curl -s localhost:${ports.database}/database/retention/status | jq .database_stats[].tables`);
+say('Ctrl-C stops everything');
+
 let stopping = false;
-function stop(signal) {
+async function stop(code) {
   if (stopping) return;
   stopping = true;
-  for (const child of children) if (child.exitCode === null) child.kill(signal);
+  say('stopping...');
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', resolve);
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+  await timescale?.stop().catch(() => {});
+  await azurite?.stop().catch(() => {});
+  process.exit(code);
 }
-process.on('SIGINT', () => stop('SIGTERM'));
-process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
 for (const child of children) {
   child.on('exit', (code) => {
     if (!stopping) {
-      console.error(`a service exited (code ${code}); stopping the others`);
-      stop('SIGTERM');
-      process.exitCode = code ?? 1;
+      console.error(`[start] a service exited (code ${code}); stopping the rest`);
+      void stop(code ?? 1);
     }
   });
 }

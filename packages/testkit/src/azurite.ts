@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +37,7 @@ export async function startAzurite(options: { port?: number; dir?: string } = {}
   const BlobServer = require('azurite/dist/src/blob/BlobServer').default;
   const BlobConfiguration = require('azurite/dist/src/blob/BlobConfiguration').default;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'azurite-')));
+  await mkdir(dir, { recursive: true });
   const port = options.port ?? (await freePort());
   const config = new BlobConfiguration(
     '127.0.0.1',

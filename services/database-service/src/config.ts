@@ -31,6 +31,11 @@ const managedDatabaseSchema = databaseConnectionSchema.extend({
   chunks_per_scan: z.coerce.number().int().min(1).max(1000).optional(),
   vacuum_after_drop: z.boolean().optional(),
   enabled: z.boolean().default(true),
+  /**
+   * Elect one manager per database with an advisory lock (default). Turn off only when a single
+   * manager runs, or the server takes one session at a time (the in-process TimescaleDB).
+   */
+  leader_election: z.boolean().default(true),
 });
 
 export type ManagedDatabaseConfig = z.infer<typeof managedDatabaseSchema>;

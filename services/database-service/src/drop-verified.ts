@@ -72,7 +72,7 @@ export async function dropVerifiedChunk(
       'dropped',
       `verified ${row.row_count} rows, checksum ${row.content_checksum}; archive ${row.object_key}`,
     );
-    log.info({ rows: row.row_count, key: row.object_key }, 'chunk dropped after verification');
+    log.info({ rows: Number(row.row_count), key: row.object_key }, 'chunk dropped after verification');
     return 'dropped';
   });
 }

@@ -37,7 +37,7 @@ export function createRetentionManager(options: ManagerOptions) {
       name,
       createManagedDatabase(name, db, logger, {
         ...(pool ? { sql: pool } : {}),
-        leaderElection: options.leaderElection ?? true,
+        leaderElection: options.leaderElection ?? db.leader_election,
       }),
     );
   }
