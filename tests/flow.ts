@@ -29,13 +29,20 @@ export async function retentionFlow(options: {
   store: BlobStore;
   leaderElection?: boolean;
   extraDatabases?: Record<string, Record<string, unknown>>;
+  defaults?: Record<string, unknown>;
 }) {
   const ns = await redisNamespace('flow');
   const bus: Bus = createRedisBus({ redis: { url: ns.url }, keyPrefix: ns.prefix });
   const lockRedis: RedisClient = createRedisClient({ url: ns.url });
   const config = retentionConfigSchema.parse({
     storage: { backend: options.store.backend, prefix: 'archive' },
-    defaults: { retention_days: 30, check_interval_s: 3600, retry_initial_s: 1, retry_max_s: 2 },
+    defaults: {
+      retention_days: 30,
+      check_interval_s: 3600,
+      retry_initial_s: 1,
+      retry_max_s: 2,
+      ...options.defaults,
+    },
     databases: {
       ...Object.fromEntries(
         Object.entries(options.databases).map(([name, db]) => [name, { tables: db.tables }]),

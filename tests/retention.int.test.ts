@@ -84,6 +84,7 @@ describe('retention manager with the archival worker: native partitions on Azuri
     flow = await retentionFlow({
       databases: { main: { sql, tables: [{ schema: 'public', name: 'audit', kind: 'partition' }] } },
       store,
+      defaults: { vacuum_after_drop: true },
     });
   });
   afterEach(async () => {

@@ -129,6 +129,23 @@ describe('Parquet type fidelity (local PostgreSQL → local disk → DuckDB)', (
              to_json(ints)::text as ints, to_json(words)::text as words
       from "${schema}".audit order by id`);
 
+    const kv = Object.fromEntries(
+      (
+        await duckdbQuery(
+          `select decode(key) as key, decode(value) as value from parquet_kv_metadata(${file})`,
+        )
+      ).map((r) => [r.key, r.value]),
+    );
+    expect(kv).toMatchObject({
+      'chunk_archiver.database': 'main',
+      'chunk_archiver.table': `${schema}.audit`,
+      'chunk_archiver.chunk': `${schema}.audit_2024_03`,
+      'chunk_archiver.row_count': '3',
+      'chunk_archiver.content_checksum': expected.checksum,
+      'chunk_archiver.range_start': '2024-03-01T00:00:00Z',
+    });
+    expect(kv['chunk_archiver.writer_version']).toMatch(/^chunk-archiver /);
+
     expect(fromParquet).toHaveLength(3);
     for (let i = 0; i < 3; i++) {
       const p = fromParquet[i]!;
@@ -144,5 +161,30 @@ describe('Parquet type fidelity (local PostgreSQL → local disk → DuckDB)', (
         else expect(actual === undefined ? null : actual, `row ${i + 1} column ${key}`).toEqual(value);
       }
     }
+  });
+
+  it.each(['gzip', 'zstd', 'uncompressed'] as const)('writes %s files that DuckDB reads', async (codec) => {
+    const { sql, schema } = db;
+    const store = createLocalBlobStore({ root: join(root, codec), container: 'archive' });
+    const request = partitionRequest(
+      'main',
+      schema,
+      'audit',
+      'audit_2024_03',
+      '2024-03-01T00:00:00Z',
+      '2024-04-01T00:00:00Z',
+    );
+    const result = await archiveChunk(
+      { sql, store, settings: { prefix: 'archive', codec, rowGroupSize: 1000 } },
+      request,
+      newEventId(),
+    );
+    const file = duckdbLiteral(join(root, codec, 'archive', result.object.key));
+    const [row] = await duckdbQuery(
+      `select count(*)::int as n, sum(id)::int as ids from read_parquet(${file}, hive_partitioning = false)`,
+    );
+    expect(row).toEqual({ n: 3, ids: 6 });
+    const codecs = await duckdbQuery(`select distinct compression from parquet_metadata(${file})`);
+    expect(codecs.map((c) => c.compression)).toEqual([codec.toUpperCase()]);
   });
 });

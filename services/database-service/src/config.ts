@@ -143,6 +143,5 @@ export function effectiveTable(config: RetentionConfig, db: ManagedDatabaseConfi
     retentionDays: table.retention_days ?? db.retention_days ?? config.defaults.retention_days,
     retentionInteger: table.retention_integer,
     chunksPerScan: table.chunks_per_scan ?? db.chunks_per_scan ?? config.defaults.chunks_per_scan,
-    vacuumAfterDrop: db.vacuum_after_drop ?? config.defaults.vacuum_after_drop,
   };
 }

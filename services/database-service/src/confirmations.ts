@@ -139,6 +139,7 @@ export function createConfirmationHandler(deps: ConfirmationDeps) {
     try {
       const outcome = await dropVerifiedChunk(db, row.id, {
         lockTimeoutMs: deps.config.defaults.lock_timeout_ms,
+        analyzeAfterDrop: db.config.vacuum_after_drop ?? deps.config.defaults.vacuum_after_drop,
       });
       if (outcome === 'dropped') {
         db.stats.chunks_dropped++;

@@ -2,6 +2,7 @@ import { chunkContentChecksum, pinSession } from '@chunk-archiver/pg';
 import type { LedgerChunk } from './ledger/types.js';
 import type { ManagedDatabase } from './managed-database.js';
 import {
+  analyzeTable,
   chunkTableExists,
   detachAndDropPartition,
   dropHypertableChunk,
@@ -26,13 +27,29 @@ export type DropOutcome = 'dropped' | 'content-changed' | 'not-archived' | 'vani
 export async function dropVerifiedChunk(
   db: ManagedDatabase,
   chunkId: string,
-  options: { lockTimeoutMs: number; dryRun?: boolean },
+  options: { lockTimeoutMs: number; dryRun?: boolean; analyzeAfterDrop?: boolean },
 ): Promise<DropOutcome> {
+  const outcome = await dropInTransaction(db, chunkId, options);
+  if (outcome.result === 'dropped' && options.analyzeAfterDrop && outcome.parent) {
+    // DROP TABLE has already returned the space; refreshing the parent's statistics keeps plans
+    // honest now that a range is gone. Best effort: the drop is done either way.
+    await analyzeTable(db.sql, outcome.parent.schema, outcome.parent.name).catch((error: unknown) => {
+      db.logger.warn({ err: error }, 'analyze after drop failed');
+    });
+  }
+  return outcome.result;
+}
+
+async function dropInTransaction(
+  db: ManagedDatabase,
+  chunkId: string,
+  options: { lockTimeoutMs: number; dryRun?: boolean },
+): Promise<{ result: DropOutcome; parent?: { schema: string; name: string } }> {
   return db.sql.begin(async (tx) => {
     await pinSession(tx);
     const row: LedgerChunk | undefined = await lockChunkRow(tx, chunkId);
     if (row?.state !== 'archived' || row.row_count === null || row.content_checksum === null)
-      return 'not-archived';
+      return { result: 'not-archived' as const };
     const log = db.logger.child({ chunk: `${row.chunk_schema}.${row.chunk_name}` });
     if (!(await chunkTableExists(tx, row.chunk_schema, row.chunk_name))) {
       // Someone else removed it: nothing to verify against, so a person should look.
@@ -40,7 +57,7 @@ export async function dropVerifiedChunk(
       await markDeadFromArchived(tx, row.id, 'CHUNK_VANISHED', message);
       await recordEvent(tx, row.id, 'archived', 'dead', message);
       log.error('chunk vanished before its verified drop');
-      return 'vanished';
+      return { result: 'vanished' as const };
     }
     await lockChunkAgainstWrites(tx, row.chunk_schema, row.chunk_name, options.lockTimeoutMs);
     const now = await chunkContentChecksum(tx, row.chunk_schema, row.chunk_name);
@@ -52,9 +69,9 @@ export async function dropVerifiedChunk(
         { rows_now: now.rowCount, rows_archived: row.row_count },
         'chunk changed since it was archived; not dropping, re-archiving',
       );
-      return 'content-changed';
+      return { result: 'content-changed' as const };
     }
-    if (options.dryRun) return 'dry-run';
+    if (options.dryRun) return { result: 'dry-run' as const };
     if (row.source_kind === 'partition') {
       await detachAndDropPartition(
         tx,
@@ -73,6 +90,6 @@ export async function dropVerifiedChunk(
       `verified ${row.row_count} rows, checksum ${row.content_checksum}; archive ${row.object_key}`,
     );
     log.info({ rows: Number(row.row_count), key: row.object_key }, 'chunk dropped after verification');
-    return 'dropped';
+    return { result: 'dropped' as const, parent: { schema: row.table_schema, name: row.table_name } };
   });
 }

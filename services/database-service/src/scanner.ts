@@ -180,7 +180,10 @@ export function createScanner(deps: ScannerDeps) {
       >`select coalesce(array_agg(id), '{}') as ids from archiver.chunks where state = 'archived'`;
       for (const id of pendingDrops!.ids) {
         if (
-          (await dropVerifiedChunk(db, id, { lockTimeoutMs: config.defaults.lock_timeout_ms })) === 'dropped'
+          (await dropVerifiedChunk(db, id, {
+            lockTimeoutMs: config.defaults.lock_timeout_ms,
+            analyzeAfterDrop: db.config.vacuum_after_drop ?? config.defaults.vacuum_after_drop,
+          })) === 'dropped'
         )
           report.dropped++;
       }
