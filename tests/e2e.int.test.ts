@@ -1,0 +1,226 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type BlobStore,
+  createAzureBlobStore,
+  createLocalBlobStore,
+  createS3BlobStore,
+} from '@chunk-archiver/storage';
+import {
+  duckdbLiteral,
+  duckdbQuery,
+  pgDatabase,
+  redisNamespace,
+  startAzurite,
+  startS3rver,
+} from '@chunk-archiver/testkit';
+import postgres from 'postgres';
+import { describe, expect, it } from 'vitest';
+import { type RunningService, startService } from './services.js';
+
+interface Backend {
+  storage: Record<string, unknown>;
+  env: Record<string, string>;
+  store: BlobStore;
+  stop(): Promise<void>;
+}
+
+const BACKENDS: Record<string, () => Promise<Backend>> = {
+  async azure() {
+    const azurite = await startAzurite();
+    const store = await createAzureBlobStore({
+      container: 'archive',
+      connectionString: azurite.connectionString,
+    });
+    return {
+      storage: { backend: 'azure', azure: { container: 'archive' } },
+      env: { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString },
+      store,
+      stop: () => azurite.stop(),
+    };
+  },
+  async s3() {
+    const s3 = await startS3rver();
+    const store = createS3BlobStore({
+      bucket: 'archive',
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+    });
+    return {
+      storage: { backend: 's3', s3: { bucket: 'archive', endpoint: s3.endpoint, force_path_style: true } },
+      env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey },
+      store,
+      stop: () => s3.stop(),
+    };
+  },
+  async local() {
+    const dir = await mkdtemp(join(tmpdir(), 'e2e-archive-'));
+    return {
+      storage: { backend: 'local', local: { path: dir, container: 'archive' } },
+      env: {},
+      store: createLocalBlobStore({ root: dir, container: 'archive' }),
+      stop: () => rm(dir, { recursive: true, force: true }),
+    };
+  },
+};
+
+async function parquetRows(store: BlobStore, key: string): Promise<Array<Record<string, unknown>>> {
+  const dir = await mkdtemp(join(tmpdir(), 'e2e-read-'));
+  try {
+    const path = join(dir, 'x.parquet');
+    await writeFile(path, await store.read(key));
+    // "at" is a keyword in DuckDB.
+    return await duckdbQuery(`select id::varchar as id, epoch_us("at")::varchar as "at", actor, detail::varchar as detail
+      from read_parquet(${duckdbLiteral(path)}, hive_partitioning = false) order by "at", id`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function scenario(backendName: string, archivalProcesses: number, partitions: number) {
+  const backend = await BACKENDS[backendName]!();
+  const db = await pgDatabase(`e2e_${backendName}`);
+  const ns = await redisNamespace(`e2e-${backendName}`);
+  const sql = postgres(db.url, { max: 2, onnotice: () => {}, connection: { TimeZone: 'UTC' } });
+  const running: RunningService[] = [];
+  try {
+    await sql`create table audit (id bigint not null, at timestamptz not null, actor text, detail jsonb) partition by range (at)`;
+    await sql`create table audit_now partition of audit for values from (date_trunc('month', now())) to (date_trunc('month', now()) + interval '1 month')`;
+    const common = {
+      redis: { url: ns.url, key_prefix: ns.prefix },
+      storage: { prefix: 'archive', ...backend.storage },
+    };
+    const dbUrl = { url: db.url };
+    for (let i = 0; i < archivalProcesses; i++) {
+      running.push(
+        await startService(
+          'archival-service',
+          { ...common, max_concurrent_archival_tasks: 1, databases: { main: dbUrl } },
+          { ...backend.env, CONSUMER_NAME: `worker-${i}` },
+        ),
+      );
+    }
+    const manager = await startService(
+      'database-service',
+      {
+        ...common,
+        defaults: { retention_days: 30, check_interval_s: 3600 },
+        databases: { main: { ...dbUrl, tables: [{ name: 'audit', kind: 'partition' }] } },
+      },
+      { ...backend.env, API_TOKEN: 'e2e-token' },
+    );
+    running.push(manager);
+    // The manager scans once at start-up; let that scan finish so the trigger below is what queues.
+    for (let i = 0; i < 100; i++) {
+      const s = (await (await fetch(`${manager.url}/database/retention/status`)).json()) as {
+        database_stats: Array<{ last_scan: { last_scan_finished_at: string | null } }>;
+      };
+      if (s.database_stats[0]?.last_scan.last_scan_finished_at) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    // Seed expired partitions after the first scan, so the REST trigger is what queues them.
+    const names: string[] = [];
+    for (let m = 1; m <= partitions; m++) {
+      const name = `audit_2021_${String(m).padStart(2, '0')}`;
+      names.push(name);
+      const from = `2021-${String(m).padStart(2, '0')}-01`;
+      const to = m === 12 ? '2022-01-01' : `2021-${String(m + 1).padStart(2, '0')}-01`;
+      // DDL takes no bind parameters; these bounds are constants of the test.
+      await sql.unsafe(`create table "${name}" partition of audit for values from ('${from}') to ('${to}')`);
+    }
+    await sql`insert into audit select g, '2021-01-01'::timestamptz + (g * interval '47 minutes'), 'user' || (g % 13), jsonb_build_object('g', g, 'note', repeat('x', g % 40))
+              from generate_series(1, ${partitions * 900}) g where '2021-01-01'::timestamptz + (g * interval '47 minutes') < ${`2021-${String(partitions + 1).padStart(2, '0')}-01`}::timestamptz`;
+    await sql`insert into audit values (-1, now(), 'current', null)`;
+    const before = new Map<string, Array<Record<string, unknown>>>();
+    for (const name of names) {
+      before.set(
+        name,
+        await sql.unsafe(
+          `select id::text as id, (extract(epoch from at) * 1000000)::bigint::text as at, actor, detail::text as detail from "${name}" order by at, id`,
+        ),
+      );
+    }
+
+    const unauthorized = await fetch(`${manager.url}/database/retention/trigger-archival?table_name=audit`, {
+      method: 'POST',
+    });
+    expect(unauthorized.status).toBe(401);
+    const trigger = await fetch(`${manager.url}/database/retention/trigger-archival?table_name=audit`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer e2e-token' },
+    });
+    expect(trigger.status).toBe(200);
+    const queued = (await trigger.json()) as { queued: Array<{ chunk: string }> };
+    expect(queued.queued.map((q) => q.chunk)).toEqual(names.map((n) => `public.${n}`));
+
+    const deadline = Date.now() + 90_000;
+    let status:
+      | {
+          records_archived: number;
+          database_stats: Array<{ tables: Array<{ chunks: Record<string, number> }> }>;
+        }
+      | undefined;
+    while (Date.now() < deadline) {
+      status = (await (await fetch(`${manager.url}/database/retention/status`)).json()) as typeof status;
+      if (status!.database_stats[0]!.tables[0]!.chunks.dropped === partitions) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(status!.database_stats[0]!.tables[0]!.chunks).toMatchObject({
+      dropped: partitions,
+      pending: 0,
+      requested: 0,
+      failed: 0,
+      dead: 0,
+    });
+
+    const ledger = await sql<
+      { chunk_name: string; object_key: string; row_count: string }[]
+    >`select chunk_name, object_key, row_count::text from archiver.chunks order by chunk_name`;
+    for (const row of ledger) {
+      expect(await sql`select to_regclass(${row.chunk_name}) as t`).toEqual([{ t: null }]);
+      const expected = before.get(row.chunk_name)!;
+      expect(Number(row.row_count)).toBe(expected.length);
+      expect(await parquetRows(backend.store, row.object_key)).toEqual(expected.map((r) => ({ ...r })));
+    }
+    expect(status!.records_archived).toBe([...before.values()].reduce((n, rows) => n + rows.length, 0));
+    const [left] = await sql`select count(*)::int as n from audit`;
+    expect(left!.n).toBe(1);
+
+    const workers = running.slice(0, archivalProcesses);
+    const archivedPerWorker = await Promise.all(
+      workers.map(
+        async (w) =>
+          ((await (await fetch(`${w.url}/archival/metrics`)).json()) as { archived: number }).archived,
+      ),
+    );
+    return { archivedPerWorker, logs: running.map((r) => r.logs()).join('\n') };
+  } finally {
+    for (const service of running.reverse()) expect(await service.stop()).toBe(0);
+    await sql.end({ timeout: 5 });
+    await db.cleanup();
+    await ns.cleanup();
+    await backend.stop();
+  }
+}
+
+describe('end to end: both services as processes, triggered over REST', () => {
+  for (const backend of ['azure', 's3', 'local']) {
+    it(`archives, verifies and drops expired partitions into ${backend}`, async () => {
+      const { archivedPerWorker, logs } = await scenario(backend, 1, 2);
+      expect(archivedPerWorker).toEqual([2]);
+      // Secrets never reach the logs.
+      expect(logs).not.toContain('e2e-token');
+      expect(logs).not.toMatch(/AccountKey=|S3RVER/);
+    }, 120_000);
+  }
+
+  it('shares the work between two archival-service processes', async () => {
+    const { archivedPerWorker } = await scenario('azure', 2, 6);
+    expect(archivedPerWorker.reduce((a, b) => a + b, 0)).toBe(6);
+    expect(archivedPerWorker.every((n) => n >= 1)).toBe(true);
+  }, 120_000);
+});
