@@ -33,6 +33,16 @@ const request = {
   attempt: 1,
   requested_at: new Date().toISOString(),
 };
+// Where the memory goes: the largest heap, external and ArrayBuffer figures seen during the run.
+const peak = { heap_used_mb: 0, heap_total_mb: 0, external_mb: 0, array_buffers_mb: 0 };
+const sampler = setInterval(() => {
+  const m = process.memoryUsage();
+  peak.heap_used_mb = Math.max(peak.heap_used_mb, m.heapUsed / 2 ** 20);
+  peak.heap_total_mb = Math.max(peak.heap_total_mb, m.heapTotal / 2 ** 20);
+  peak.external_mb = Math.max(peak.external_mb, m.external / 2 ** 20);
+  peak.array_buffers_mb = Math.max(peak.array_buffers_mb, m.arrayBuffers / 2 ** 20);
+}, 50);
+sampler.unref();
 const started = performance.now();
 await checkChunk(sql, request);
 const result = await archiveChunk(
@@ -44,5 +54,5 @@ const seconds = (performance.now() - started) / 1000;
 await sql.end();
 await store.close?.();
 process.stdout.write(
-  `${JSON.stringify({ seconds, rows: result.manifest.row_count, bytes: result.manifest.bytes, key: result.object.key, timings: result.timings, peak_rss_mb: process.resourceUsage().maxRSS / 1024 })}\n`,
+  `${JSON.stringify({ seconds, rows: result.manifest.row_count, bytes: result.manifest.bytes, key: result.object.key, timings: result.timings, peak_rss_mb: process.resourceUsage().maxRSS / 1024, memory: peak })}\n`,
 );
