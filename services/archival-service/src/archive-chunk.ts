@@ -72,10 +72,11 @@ export async function archiveChunk(
             sink: (bytes) => channel.push(bytes),
           });
         },
-        async onRow(fields, rowHash) {
+        onRow(tuple, rowHash) {
           checksum.add(rowHash);
-          await encoder!.addRow(fields);
+          return encoder!.add(tuple, 1);
         },
+        flush: () => encoder!.flush(),
       });
       const { rowCount, checksum: content } = checksum.result();
       await encoder!.finish({

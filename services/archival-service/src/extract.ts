@@ -1,14 +1,19 @@
 import { listColumns, pinSession } from '@chunk-archiver/pg';
 import type postgres from 'postgres';
 import { type ColumnPlan, planColumn } from './parquet/column-mapping.js';
-import { copyTextRows } from './parquet/copy-text.js';
+import { createCopyBinaryParser, type TupleView } from './parquet/copy-binary.js';
 import { copyChunkQuery } from './sql/copy-chunk.js';
 
 export interface ExtractCallbacks {
   /** Called once, inside the snapshot, before any row: the plan for every column. */
   onColumns(plans: ColumnPlan[]): void;
-  /** Fields in plan order and the row's content hash. Awaited: back-pressure reaches the COPY. */
-  onRow(fields: Array<string | null>, rowHash: bigint): Promise<void>;
+  /**
+   * One row: field 0 of the tuple is its content hash, fields 1.. the columns in plan order. The
+   * view is only valid during the call. Returns true when the caller should await flush().
+   */
+  onRow(tuple: TupleView, rowHash: bigint): boolean;
+  /** Awaited between rows: this is where back-pressure reaches the COPY. */
+  flush(): Promise<void>;
 }
 
 /**
@@ -26,9 +31,13 @@ export async function extractChunk(
     const plans = (await listColumns(tx, schema, table)).map(planColumn);
     callbacks.onColumns(plans);
     const stream = await copyChunkQuery(tx, schema, table, plans).readable();
-    for await (const fields of copyTextRows(stream)) {
-      const hash = BigInt(fields[0]!);
-      await callbacks.onRow(fields.slice(1), hash);
+    const parser = createCopyBinaryParser(plans.length + 1);
+    for await (const chunk of stream) {
+      parser.push(chunk as Buffer);
+      for (let tuple = parser.next(); tuple; tuple = parser.next()) {
+        if (callbacks.onRow(tuple, tuple.buf.readBigInt64BE(tuple.offsets[0]!))) await callbacks.flush();
+      }
     }
+    if (!parser.finished() || parser.pending() > 0) throw new Error('COPY output ended without its trailer');
   });
 }

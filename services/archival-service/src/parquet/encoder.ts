@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { ByteWriter, ParquetWriter, type SchemaElement } from 'hyparquet-writer';
 import type { ColumnPlan } from './column-mapping.js';
+import type { TupleView } from './copy-binary.js';
 
 export type Codec = 'snappy' | 'gzip' | 'zstd' | 'uncompressed';
 
@@ -13,7 +14,9 @@ const CODECS = { snappy: 'SNAPPY', gzip: 'GZIP', zstd: 'ZSTD', uncompressed: 'UN
  */
 function nativeSnappy(): ((input: Uint8Array) => Uint8Array) | undefined {
   try {
-    const { compressSync } = createRequire(import.meta.url)('snappy') as { compressSync(input: Buffer): Buffer };
+    const { compressSync } = createRequire(import.meta.url)('snappy') as {
+      compressSync(input: Buffer): Buffer;
+    };
     return (input) => {
       const out = compressSync(Buffer.from(input.buffer, input.byteOffset, input.byteLength));
       return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
@@ -75,6 +78,7 @@ export function createParquetEncoder(options: EncoderOptions) {
   let columns: unknown[][] = plans.map(() => []);
   let buffered = 0;
   let rows = 0;
+  const decoders = plans.map((p) => p.decode);
 
   async function flushGroup(): Promise<void> {
     if (buffered === 0) return;
@@ -85,16 +89,22 @@ export function createParquetEncoder(options: EncoderOptions) {
   }
 
   return {
-    /** Adds one row of text fields (null for NULL), in plan order. */
-    async addRow(fields: ReadonlyArray<string | null>): Promise<void> {
-      for (let i = 0; i < plans.length; i++) {
-        const text = fields[i];
-        columns[i]!.push(text === null || text === undefined ? null : plans[i]!.convert(text));
+    /**
+     * Adds one binary COPY tuple; its fields from `first` on are the columns in plan order.
+     * Synchronous; returns true when a row group is full and flush() is due.
+     */
+    add(tuple: TupleView, first: number): boolean {
+      const { buf, offsets, lengths } = tuple;
+      for (let i = 0; i < decoders.length; i++) {
+        const length = lengths[first + i]!;
+        columns[i]!.push(length === -1 ? null : decoders[i]!(buf, offsets[first + i]!, length));
       }
       buffered++;
       rows++;
-      if (buffered >= rowGroupSize) await flushGroup();
+      return buffered >= rowGroupSize;
     },
+    /** Encodes the buffered rows as one row group and hands its bytes to the sink. */
+    flush: flushGroup,
     /** Writes the last row group and the footer with `metadata` as key-value pairs. */
     async finish(metadata: Record<string, string>): Promise<{ rows: number }> {
       await flushGroup();

@@ -2,8 +2,8 @@ import type postgres from 'postgres';
 import type { ColumnPlan } from '../parquet/column-mapping.js';
 
 /**
- * COPY of one chunk table, each row followed by its content hash (the per-row half of the shared
- * checksum definition). Identifiers are escaped by the driver; no value is interpolated.
+ * Binary COPY of one chunk table, each row led by its content hash (the per-row half of the
+ * shared checksum definition). Identifiers are escaped by the driver; no value is interpolated.
  */
 export function copyChunkQuery(
   tx: postgres.TransactionSql,
@@ -11,7 +11,15 @@ export function copyChunkQuery(
   table: string,
   plans: ColumnPlan[],
 ): postgres.PendingQuery<postgres.Row[]> {
-  const select = plans.map((p) => (p.selectAsJson ? tx`to_json(t.${tx(p.name)})` : tx`t.${tx(p.name)}`));
+  const select = plans.map((p) => {
+    const column = tx`t.${tx(p.name)}`;
+    if (p.select === 'json') return tx`to_json(${column})`;
+    // format() applies the type's output function (inet::text would add a netmask); it turns
+    // NULL into '', hence the CASE.
+    if (p.select === 'text')
+      return tx`case when ${column} is null then null else format('%s', ${column}) end`;
+    return column;
+  });
   const list = select.reduce((acc, part) => tx`${acc}, ${part}`, tx`hashtextextended(t::text, 0)`);
-  return tx`copy (select ${list} from only ${tx(schema)}.${tx(table)} as t) to stdout`;
+  return tx`copy (select ${list} from only ${tx(schema)}.${tx(table)} as t) to stdout (format binary)`;
 }
