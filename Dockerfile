@@ -13,7 +13,10 @@ RUN pnpm install --frozen-lockfile \
 
 FROM ${NODE_IMAGE}
 ARG SERVICE=database-service
+# A 16 MB young generation: the archiver allocates many short-lived values per row, and fewer
+# scavenges measured ~30% faster with lower peak RSS (see README, Benchmark).
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=16 \
     PORT=3000 \
     SERVICE=${SERVICE}
 WORKDIR /app

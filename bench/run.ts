@@ -1,5 +1,5 @@
 // `pnpm bench`: archival throughput and memory against raw COPY, on this machine's PostgreSQL.
-// Options: --rows 1000000,5000000  --backends local,azure  --codec snappy  --row-group 100000  --keep
+// Options: --rows 1000000,5000000  --backends local,azure  --codec snappy  --row-group 10000  --keep
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -21,7 +21,7 @@ const { values: args } = parseArgs({
     rows: { type: 'string', default: '1000000,5000000' },
     backends: { type: 'string', default: 'local,azure' },
     codec: { type: 'string', default: 'snappy' },
-    'row-group': { type: 'string', default: '100000' },
+    'row-group': { type: 'string', default: '10000' },
     keep: { type: 'boolean', default: false },
   },
 });

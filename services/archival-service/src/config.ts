@@ -33,10 +33,10 @@ export const archivalConfigSchema = z
     parquet: z
       .object({
         codec: z.enum(['snappy', 'gzip', 'zstd', 'uncompressed']).default('snappy'),
-        row_group_size: z.coerce.number().int().min(1_000).max(10_000_000).default(100_000),
+        row_group_size: z.coerce.number().int().min(1_000).max(10_000_000).default(10_000),
       })
       .strict()
-      .default({ codec: 'snappy', row_group_size: 100_000 }),
+      .default({ codec: 'snappy', row_group_size: 10_000 }),
     max_concurrent_archival_tasks: z.coerce.number().int().min(1).max(64).default(2),
     retry: z
       .object({

@@ -79,10 +79,17 @@ export function createParquetEncoder(options: EncoderOptions) {
   let buffered = 0;
   let rows = 0;
   const decoders = plans.map((p) => p.decode);
+  // Min/max of numbers, times and UUIDs let readers skip row groups; those of text, JSON and
+  // bytes (truncated to 16 bytes) rarely do, and computing them costs ~8% of encoding time.
+  const statistics = plans.map((p) => p.element.type !== 'BYTE_ARRAY');
 
   async function flushGroup(): Promise<void> {
     if (buffered === 0) return;
-    const columnData = plans.map((plan, i) => ({ name: plan.name, data: columns[i]! }));
+    const columnData = plans.map((plan, i) => ({
+      name: plan.name,
+      data: columns[i]!,
+      statistics: statistics[i],
+    }));
     await parquet.write({ columnData: columnData as never, rowGroupSize: buffered });
     columns = plans.map(() => []);
     buffered = 0;
