@@ -79,6 +79,7 @@ function runArchive(table: string, storage: unknown, env: NodeJS.ProcessEnv) {
     const child = spawn(
       process.execPath,
       [
+        '--max-semi-space-size=16',
         '--conditions=source',
         '--import',
         'tsx',

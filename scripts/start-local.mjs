@@ -122,7 +122,7 @@ const children = [
   ['database-service', dbConfigPath],
   ['archival-service', archivalConfigPath],
 ].map(([name, config]) =>
-  spawn(process.execPath, [join(root, 'services', name, 'dist', 'main.js')], {
+  spawn(process.execPath, ['--max-semi-space-size=16', join(root, 'services', name, 'dist', 'main.js')], {
     cwd: root,
     stdio: 'inherit',
     env: { ...env, ARCHIVER_CONFIG: config },
