@@ -42,7 +42,7 @@ const BACKENDS: Record<string, () => Promise<Backend>> = {
   },
   async s3() {
     const s3 = await startS3rver();
-    const store = createS3BlobStore({
+    const store = await createS3BlobStore({
       bucket: 'archive',
       endpoint: s3.endpoint,
       forcePathStyle: true,

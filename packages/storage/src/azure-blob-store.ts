@@ -1,10 +1,7 @@
 import type { Readable } from 'node:stream';
-import {
-  BlobServiceClient,
-  type ContainerClient,
-  RestError,
-  StorageSharedKeyCredential,
-} from '@azure/storage-blob';
+// The SDK is loaded when an Azure store is created: a process using another backend never pays
+// for it (about 25 MB resident).
+import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import type { BlobStore, ObjectInfo, UploadOptions, UploadResult } from './blob-store.js';
 import { storageFailure } from './errors.js';
 import { hashing, rechunk } from './hashing.js';
@@ -23,6 +20,7 @@ export interface AzureBlobStoreOptions {
 }
 
 async function serviceClient(options: AzureBlobStoreOptions): Promise<BlobServiceClient> {
+  const { BlobServiceClient, StorageSharedKeyCredential } = await import('@azure/storage-blob');
   const pipeline = { retryOptions: { maxTries: options.maxTries ?? 4 } };
   if (options.connectionString)
     return BlobServiceClient.fromConnectionString(options.connectionString, pipeline);
@@ -39,7 +37,7 @@ async function serviceClient(options: AzureBlobStoreOptions): Promise<BlobServic
   return new BlobServiceClient(options.accountUrl, new DefaultAzureCredential(), pipeline);
 }
 
-const notFound = (error: unknown) => error instanceof RestError && error.statusCode === 404;
+const notFound = (error: unknown) => (error as { statusCode?: number } | null)?.statusCode === 404;
 
 /** Block IDs must all have the same length within a blob. */
 const blockId = (index: number) => Buffer.from(`block-${String(index).padStart(8, '0')}`).toString('base64');

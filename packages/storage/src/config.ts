@@ -76,7 +76,7 @@ export async function createBlobStore(
     case 's3': {
       const accessKeyId = env[config.s3.access_key_id_env];
       const secretAccessKey = env[config.s3.secret_access_key_env];
-      return createS3BlobStore({
+      return await createS3BlobStore({
         bucket: config.s3.bucket,
         region: config.s3.region,
         partSize: config.s3.part_size_mb * MB,

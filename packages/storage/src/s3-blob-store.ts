@@ -1,15 +1,4 @@
 import { Readable } from 'node:stream';
-import {
-  CopyObjectCommand,
-  CreateBucketCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import type { BlobStore, ObjectInfo, UploadOptions, UploadResult } from './blob-store.js';
 import { storageFailure } from './errors.js';
 import { hashing } from './hashing.js';
@@ -36,7 +25,19 @@ const isNotFound = (error: unknown) => {
  * aborted on failure. The sha256 is known only at the end, so it is attached by copying the object
  * onto itself with replaced metadata (objects up to 5 GiB, far above a chunk's usual size).
  */
-export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
+export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<BlobStore> {
+  // Loaded when an S3 store is created: a process using another backend never pays for the SDK.
+  const {
+    CopyObjectCommand,
+    CreateBucketCommand,
+    DeleteObjectCommand,
+    GetObjectCommand,
+    HeadBucketCommand,
+    HeadObjectCommand,
+    ListObjectsV2Command,
+    S3Client,
+  } = await import('@aws-sdk/client-s3');
+  const { Upload } = await import('@aws-sdk/lib-storage');
   const client = new S3Client({
     region: options.region ?? 'us-east-1',
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),

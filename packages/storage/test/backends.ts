@@ -30,7 +30,7 @@ export const BACKENDS: Record<string, (opts?: { blockSize?: number }) => Promise
   },
   s3: async (opts = {}) => {
     const s3 = await startS3rver();
-    const store = createS3BlobStore({
+    const store = await createS3BlobStore({
       bucket: 'archive',
       endpoint: s3.endpoint,
       forcePathStyle: true,

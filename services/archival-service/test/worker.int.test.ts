@@ -50,7 +50,7 @@ describe('archival workers on TimescaleDB hypertable chunks, through the bus, in
 
   it('two workers in one group archive every chunk once, and DuckDB reads back the chunk rows', async () => {
     const ns = await redisNamespace('workers');
-    const store = createS3BlobStore({
+    const store = await createS3BlobStore({
       bucket: 'archive',
       endpoint: s3.endpoint,
       forcePathStyle: true,
