@@ -2,9 +2,9 @@
 // JSON line with the result. Arguments: schema table partition backend storage-json rowGroupSize codec
 import { createBlobStore, storageConfigSchema } from '@chunk-archiver/storage';
 import postgres from 'postgres';
-import { archiveChunk } from '../services/archival-service/src/archive-chunk.js';
-import { checkChunk } from '../services/archival-service/src/catalog-check.js';
-import type { Codec } from '../services/archival-service/src/parquet/encoder.js';
+// The service's built output, as production runs it (compiled by `pnpm bench` before it starts).
+import { archiveChunk } from '@chunk-archiver/archival-service/archive';
+import { checkChunk } from '@chunk-archiver/archival-service/catalog-check';
 
 const [url, schema, table, partition, storageJson, rowGroupSize, codec] = process.argv.slice(2) as [
   string,
@@ -46,7 +46,7 @@ sampler.unref();
 const started = performance.now();
 await checkChunk(sql, request);
 const result = await archiveChunk(
-  { sql, store, settings: { prefix: 'bench', codec: codec as Codec, rowGroupSize: Number(rowGroupSize) } },
+  { sql, store, settings: { prefix: 'bench', codec: codec as 'snappy' | 'gzip' | 'zstd' | 'uncompressed', rowGroupSize: Number(rowGroupSize) } },
   request,
   '00000000-0000-4000-8000-000000000000',
 );
