@@ -1,20 +1,14 @@
 // One archive run in a process of its own, so its peak RSS is the archiver's alone. Prints one
 // JSON line with the result. Arguments: schema table partition backend storage-json rowGroupSize codec
-import { createBlobStore, storageConfigSchema } from '@chunk-archiver/storage';
-import postgres from 'postgres';
+
 // The service's built output, as production runs it (compiled by `pnpm bench` before it starts).
 import { archiveChunk } from '@chunk-archiver/archival-service/archive';
 import { checkChunk } from '@chunk-archiver/archival-service/catalog-check';
+import { createBlobStore, storageConfigSchema } from '@chunk-archiver/storage';
+import postgres from 'postgres';
 
-const [url, schema, table, partition, storageJson, rowGroupSize, codec] = process.argv.slice(2) as [
-  string,
-  string,
-  string,
-  string,
-  string,
-  string,
-  string,
-];
+const [url, schema, table, partition, storageJson, rowGroupSize, codec, prefix = 'bench'] =
+  process.argv.slice(2) as [string, string, string, string, string, string, string, string?];
 const storage = storageConfigSchema.parse(JSON.parse(storageJson));
 const store = await createBlobStore(storage);
 await store.ensureContainer();
@@ -46,7 +40,15 @@ sampler.unref();
 const started = performance.now();
 await checkChunk(sql, request);
 const result = await archiveChunk(
-  { sql, store, settings: { prefix: 'bench', codec: codec as 'snappy' | 'gzip' | 'zstd' | 'uncompressed', rowGroupSize: Number(rowGroupSize) } },
+  {
+    sql,
+    store,
+    settings: {
+      prefix,
+      codec: codec as 'snappy' | 'gzip' | 'zstd' | 'uncompressed',
+      rowGroupSize: Number(rowGroupSize),
+    },
+  },
   request,
   '00000000-0000-4000-8000-000000000000',
 );

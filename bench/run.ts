@@ -23,6 +23,8 @@ const { values: args } = parseArgs({
     codec: { type: 'string', default: 'snappy' },
     'row-group': { type: 'string', default: '10000' },
     keep: { type: 'boolean', default: false },
+    /** Also archive this many copies of the chunk at once (separate processes), for total rows/s. */
+    parallel: { type: 'string', default: '2' },
   },
 });
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -74,7 +76,7 @@ async function rawCopy(partition: string, rows: number) {
   return { seconds, rows_per_s: rows / seconds, mb: bytes / 1e6 };
 }
 
-function runArchive(table: string, storage: unknown, env: NodeJS.ProcessEnv) {
+function runArchive(table: string, storage: unknown, env: NodeJS.ProcessEnv, prefix = 'bench') {
   return new Promise<Record<string, unknown>>((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -89,6 +91,7 @@ function runArchive(table: string, storage: unknown, env: NodeJS.ProcessEnv) {
         JSON.stringify(storage),
         args['row-group'],
         args.codec,
+        prefix,
       ],
       { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
     );
@@ -196,6 +199,26 @@ try {
       console.error(
         `archive ${rows} → ${backend}: ${Math.round(rows / seconds)} rows/s, peak RSS ${Math.round(run.peak_rss_mb as number)} MB, identical=${identical}`,
       );
+      const parallel = Number(args.parallel);
+      if (parallel > 1) {
+        // N archivers at once on the same rows (each under its own prefix): the machine's total.
+        const started = performance.now();
+        const runs = await Promise.all(
+          Array.from({ length: parallel }, (_, i) => runArchive(table, storage, env, `bench-parallel-${i}`)),
+        );
+        const wall = (performance.now() - started) / 1000;
+        results.push({
+          rows: rows * parallel,
+          target: `${parallel} chunks at once → ${backend}`,
+          seconds: wall,
+          rows_per_s: (rows * parallel) / wall,
+          ratio_to_copy: (rows * parallel) / wall / copy.rows_per_s,
+          peak_rss_mb: Math.max(...runs.map((r) => r.peak_rss_mb as number)),
+        });
+        console.error(
+          `${parallel} × ${rows} → ${backend} at once: ${Math.round((rows * parallel) / wall)} rows/s in total`,
+        );
+      }
     }
     if (!args.keep) await sql`drop table ${sql(schema)}.${sql(table)} cascade`;
   }
