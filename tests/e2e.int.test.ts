@@ -14,6 +14,7 @@ import {
   redisNamespace,
   startAzurite,
   startS3rver,
+  startTimescale,
 } from '@chunk-archiver/testkit';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
@@ -223,4 +224,99 @@ describe('end to end: both services as processes, triggered over REST', () => {
     expect(archivedPerWorker.reduce((a, b) => a + b, 0)).toBe(6);
     expect(archivedPerWorker.every((n) => n >= 1)).toBe(true);
   }, 120_000);
+});
+
+describe('end to end on TimescaleDB: both services as processes, hypertable chunks', () => {
+  it('archives, verifies and drops expired hypertable chunks, keeping recent ones', async () => {
+    const ts = await startTimescale();
+    const backend = await BACKENDS.local!();
+    const ns = await redisNamespace('e2e-tsdb');
+    // The in-process TimescaleDB serves one session at a time: every client closes idle connections quickly.
+    const sql = postgres(ts.url, {
+      max: 1,
+      idle_timeout: 1,
+      onnotice: () => {},
+      connection: { TimeZone: 'UTC' },
+    });
+    const running: RunningService[] = [];
+    try {
+      await sql`create table readings (time timestamptz not null, sensor int not null, value double precision)`;
+      await sql`select create_hypertable('readings', by_range('time', interval '10 days'))`;
+      await sql`insert into readings select t, s, s * 1.5 + extract(hour from t)
+                from generate_series('2021-03-01'::timestamptz, '2021-03-29 23:00', interval '1 hour') t, generate_series(1, 3) s`;
+      await sql`insert into readings select now() - (g || ' hours')::interval, 9, g from generate_series(1, 24) g`;
+      const chunks = await sql<{ chunk_schema: string; chunk_name: string }[]>`
+        select chunk_schema, chunk_name from timescaledb_information.chunks
+        where hypertable_name = 'readings' and range_end < now() - interval '30 days' order by range_start`;
+      const before = new Map<string, unknown[]>();
+      for (const c of chunks) {
+        before.set(c.chunk_name, [
+          ...(await sql.unsafe(`select (extract(epoch from time) * 1000000)::bigint::text as t, sensor, value
+          from "${c.chunk_schema}"."${c.chunk_name}" order by time, sensor`)),
+        ]);
+      }
+      const database = { url: ts.url, pool: { max: 1, idle_timeout_s: 1 } };
+      const common = {
+        redis: { url: ns.url, key_prefix: ns.prefix },
+        storage: { prefix: 'archive', ...backend.storage },
+      };
+      running.push(await startService('archival-service', { ...common, databases: { tsdb: database } }));
+      const manager = await startService('database-service', {
+        ...common,
+        defaults: { retention_days: 30, check_interval_s: 3600 },
+        databases: {
+          tsdb: { ...database, leader_election: false, tables: [{ name: 'readings', kind: 'timescaledb' }] },
+        },
+      });
+      running.push(manager);
+      const trigger = await fetch(
+        `${manager.url}/database/retention/trigger-archival?table_name=public.readings`,
+        { method: 'POST' },
+      );
+      expect(trigger.status).toBe(200);
+
+      const deadline = Date.now() + 100_000;
+      let dropped = 0;
+      while (Date.now() < deadline) {
+        const status = (await (await fetch(`${manager.url}/database/retention/status`)).json()) as {
+          database_stats: Array<{ tables: Array<{ chunks: Record<string, number> }> }>;
+        };
+        dropped = status.database_stats[0]!.tables[0]!.chunks.dropped ?? 0;
+        if (dropped === chunks.length) break;
+        // Slowly: each status call uses the manager's one connection, and the one-session server
+        // lets the worker in only after that connection has been idle for a second.
+        await new Promise((r) => setTimeout(r, 3_000));
+      }
+      expect(dropped).toBe(chunks.length);
+      expect(chunks.length).toBeGreaterThanOrEqual(2);
+      const ledger = await sql<
+        { chunk_name: string; object_key: string }[]
+      >`select chunk_name, object_key from archiver.chunks order by chunk_name`;
+      for (const row of ledger) {
+        const dir = await mkdtemp(join(tmpdir(), 'e2e-ts-'));
+        try {
+          const path = join(dir, 'x.parquet');
+          await writeFile(path, await backend.store.read(row.object_key));
+          const rows = await duckdbQuery(`select epoch_us(time)::varchar as t, sensor, value
+            from read_parquet(${duckdbLiteral(path)}, hive_partitioning = false) order by time, sensor`);
+          expect(rows).toEqual(
+            (before.get(row.chunk_name) as Array<Record<string, unknown>>).map((r) => ({ ...r })),
+          );
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      }
+      const [left] = await sql`select count(*)::int as n, min(sensor) as s from readings`;
+      expect(left).toEqual({ n: 24, s: 9 });
+    } catch (error) {
+      for (const service of running) console.error(service.logs().slice(-3000));
+      throw error;
+    } finally {
+      for (const service of running.reverse()) expect(await service.stop()).toBe(0);
+      await sql.end({ timeout: 5 });
+      await ns.cleanup();
+      await backend.stop();
+      await ts.stop();
+    }
+  }, 150_000);
 });
