@@ -45,10 +45,7 @@ const BACKENDS: Record<string, () => Promise<Backend>> = {
     const s3 = await startS3rver();
     const store = await createS3BlobStore({
       bucket: 'archive',
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      accessKeyId: s3.accessKeyId,
-      secretAccessKey: s3.secretAccessKey,
+      ...s3.client,
     });
     return {
       storage: { backend: 's3', s3: { bucket: 'archive', endpoint: s3.endpoint, force_path_style: true } },

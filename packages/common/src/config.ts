@@ -76,3 +76,13 @@ export function envBoolean(value: unknown): unknown {
   if (/^(false|0|no|off)$/i.test(value)) return false;
   return value;
 }
+
+/** Environment variables that override the service and Redis keys, in either service's config. */
+export const SERVICE_ENV_OVERRIDES: Record<string, string> = {
+  PORT: 'service.port',
+  HOST: 'service.host',
+  LOG_LEVEL: 'service.log_level',
+  CONSUMER_NAME: 'service.consumer_name',
+  REDIS_URL: 'redis.url',
+  REDIS_KEY_PREFIX: 'redis.key_prefix',
+};

@@ -1,5 +1,13 @@
 export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
-export { ConfigError, envBoolean, formatIssues, loadConfig, readYamlFile, setPath } from './config.js';
+export {
+  ConfigError,
+  envBoolean,
+  formatIssues,
+  loadConfig,
+  readYamlFile,
+  SERVICE_ENV_OVERRIDES,
+  setPath,
+} from './config.js';
 export { ArchiverError, coerceError, errorCode } from './errors.js';
 export { type CreateLoggerOptions, createLogger, type Logger, REDACT_PATHS, silentLogger } from './logger.js';
 export { type ReadinessReport, runChecks } from './readiness.js';

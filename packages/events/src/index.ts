@@ -10,7 +10,7 @@ export {
   type ObjectLocation,
   type StorageBackendKind,
 } from './confirmation.js';
-export type { ChunkIdentity, DimensionType, SourceKind } from './fields.js';
+export { type ChunkIdentity, type DimensionType, databaseName, type SourceKind } from './fields.js';
 export {
   type EventErrorCode,
   EventValidationError,

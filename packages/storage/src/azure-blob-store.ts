@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import type { BlobStore, ObjectInfo, UploadOptions, UploadResult } from './blob-store.js';
 import { storageFailure } from './errors.js';
-import { hashing, rechunk } from './hashing.js';
+import { collect, hashing, rechunk } from './hashing.js';
 
 export interface AzureBlobStoreOptions {
   container: string;
@@ -114,9 +114,7 @@ export async function createAzureBlobStore(options: AzureBlobStoreOptions): Prom
     stat,
     readStream,
     async read(key) {
-      const chunks: Buffer[] = [];
-      for await (const piece of await readStream(key)) chunks.push(piece as Buffer);
-      return Buffer.concat(chunks);
+      return collect(await readStream(key));
     },
     async remove(key) {
       try {

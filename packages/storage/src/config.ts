@@ -51,6 +51,23 @@ export const storageConfigSchema = z
 
 export type StorageConfig = z.infer<typeof storageConfigSchema>;
 
+/** Environment variables that override single storage keys, in either service's config. */
+export const STORAGE_ENV_OVERRIDES: Record<string, string> = {
+  STORAGE_BACKEND: 'storage.backend',
+  STORAGE_PREFIX: 'storage.prefix',
+  AZURE_STORAGE_CONTAINER: 'storage.azure.container',
+  S3_BUCKET: 'storage.s3.bucket',
+  S3_ENDPOINT: 'storage.s3.endpoint',
+  S3_REGION: 'storage.s3.region',
+  LOCAL_STORAGE_PATH: 'storage.local.path',
+};
+
+/** Applies S3_FORCE_PATH_STYLE, a boolean the generic overrides cannot express. */
+export function applyStorageEnvironment(storage: StorageConfig, env: NodeJS.ProcessEnv): void {
+  const value = env.S3_FORCE_PATH_STYLE;
+  if (value !== undefined && value !== '') storage.s3.force_path_style = /^(true|1|yes|on)$/i.test(value);
+}
+
 export async function createBlobStore(
   config: StorageConfig,
   env: NodeJS.ProcessEnv = process.env,

@@ -73,3 +73,11 @@ export async function sha256Of(
   }
   return { sha256: hash.digest('hex'), bytes };
 }
+
+/** A whole (small) object into memory. */
+export async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const piece of source)
+    chunks.push(Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
+  return Buffer.concat(chunks);
+}

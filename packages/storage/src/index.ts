@@ -1,6 +1,12 @@
 export { type AzureBlobStoreOptions, createAzureBlobStore } from './azure-blob-store.js';
 export type { BlobStore, ObjectInfo, UploadOptions, UploadResult } from './blob-store.js';
-export { createBlobStore, type StorageConfig, storageConfigSchema } from './config.js';
+export {
+  applyStorageEnvironment,
+  createBlobStore,
+  STORAGE_ENV_OVERRIDES,
+  type StorageConfig,
+  storageConfigSchema,
+} from './config.js';
 export { isRetryableStorageFailure, StorageError, storageFailure } from './errors.js';
 export { hashing, rechunk, sha256Of } from './hashing.js';
 export { type ArchiveKeys, archiveKeys } from './keys.js';

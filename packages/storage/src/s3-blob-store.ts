@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { BlobStore, ObjectInfo, UploadOptions, UploadResult } from './blob-store.js';
 import { storageFailure } from './errors.js';
-import { hashing } from './hashing.js';
+import { collect, hashing } from './hashing.js';
 
 export interface S3BlobStoreOptions {
   bucket: string;
@@ -123,9 +123,7 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
     stat,
     readStream,
     async read(key) {
-      const chunks: Buffer[] = [];
-      for await (const piece of await readStream(key)) chunks.push(piece as Buffer);
-      return Buffer.concat(chunks);
+      return collect(await readStream(key));
     },
     async remove(key) {
       try {

@@ -32,10 +32,7 @@ export const BACKENDS: Record<string, (opts?: { blockSize?: number }) => Promise
     const s3 = await startS3rver();
     const store = await createS3BlobStore({
       bucket: 'archive',
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      accessKeyId: s3.accessKeyId,
-      secretAccessKey: s3.secretAccessKey,
+      ...s3.client,
       ...(opts.blockSize ? { partSize: opts.blockSize } : {}),
     });
     await store.ensureContainer();

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { freePort } from './free-port.js';
 
 export interface S3rverHandle {
+  /** Options for an S3 client of this server (createS3BlobStore takes them as they are). */
+  client: { endpoint: string; forcePathStyle: true; accessKeyId: string; secretAccessKey: string };
   endpoint: string;
   port: number;
   accessKeyId: string;
@@ -30,8 +32,10 @@ export async function startS3rver(options: { buckets?: string[] } = {}): Promise
   });
   await server.run();
   let stopped = false;
+  const endpoint = `http://127.0.0.1:${port}`;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    client: { endpoint, forcePathStyle: true, accessKeyId: S3RVER_KEY, secretAccessKey: S3RVER_KEY },
+    endpoint,
     port,
     accessKeyId: S3RVER_KEY,
     secretAccessKey: S3RVER_KEY,

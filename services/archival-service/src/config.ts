@@ -1,6 +1,7 @@
-import { envBoolean, loadConfig } from '@chunk-archiver/common';
+import { loadConfig, SERVICE_ENV_OVERRIDES } from '@chunk-archiver/common';
+import { databaseName } from '@chunk-archiver/events';
 import { databaseConnectionSchema } from '@chunk-archiver/pg';
-import { storageConfigSchema } from '@chunk-archiver/storage';
+import { applyStorageEnvironment, STORAGE_ENV_OVERRIDES, storageConfigSchema } from '@chunk-archiver/storage';
 import { z } from 'zod';
 
 const databaseSchema = databaseConnectionSchema.extend({
@@ -58,12 +59,7 @@ export const archivalConfigSchema = z
     visibility_timeout_ms: z.coerce.number().int().min(1_000).default(120_000),
     max_deliveries: z.coerce.number().int().min(1).default(10),
     shutdown_grace_ms: z.coerce.number().int().min(0).default(30_000),
-    databases: z
-      .record(
-        z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/, 'database names: letters, digits, _ . -'),
-        databaseSchema,
-      )
-      .default({}),
+    databases: z.record(databaseName, databaseSchema).default({}),
   })
   .strict();
 
@@ -71,19 +67,8 @@ export type ArchivalConfig = z.infer<typeof archivalConfigSchema>;
 
 /** Environment variables that override single keys of the YAML file. */
 export const ENV_OVERRIDES: Record<string, string> = {
-  PORT: 'service.port',
-  HOST: 'service.host',
-  LOG_LEVEL: 'service.log_level',
-  CONSUMER_NAME: 'service.consumer_name',
-  REDIS_URL: 'redis.url',
-  REDIS_KEY_PREFIX: 'redis.key_prefix',
-  STORAGE_BACKEND: 'storage.backend',
-  STORAGE_PREFIX: 'storage.prefix',
-  AZURE_STORAGE_CONTAINER: 'storage.azure.container',
-  S3_BUCKET: 'storage.s3.bucket',
-  S3_ENDPOINT: 'storage.s3.endpoint',
-  S3_REGION: 'storage.s3.region',
-  LOCAL_STORAGE_PATH: 'storage.local.path',
+  ...SERVICE_ENV_OVERRIDES,
+  ...STORAGE_ENV_OVERRIDES,
   PARQUET_CODEC: 'parquet.codec',
   PARQUET_ROW_GROUP_SIZE: 'parquet.row_group_size',
   MAX_CONCURRENT_ARCHIVAL_TASKS: 'max_concurrent_archival_tasks',
@@ -96,7 +81,6 @@ export function loadArchivalConfig(env: NodeJS.ProcessEnv = process.env): Archiv
     env,
     overrides: ENV_OVERRIDES,
   });
-  if (env.S3_FORCE_PATH_STYLE !== undefined)
-    config.storage.s3.force_path_style = envBoolean(env.S3_FORCE_PATH_STYLE) === true;
+  applyStorageEnvironment(config.storage, env);
   return config;
 }

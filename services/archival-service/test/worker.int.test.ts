@@ -52,10 +52,7 @@ describe('archival workers on TimescaleDB hypertable chunks, through the bus, in
     const ns = await redisNamespace('workers');
     const store = await createS3BlobStore({
       bucket: 'archive',
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      accessKeyId: s3.accessKeyId,
-      secretAccessKey: s3.secretAccessKey,
+      ...s3.client,
     });
     await store.ensureContainer();
     const bus = createRedisBus({ redis: { url: ns.url }, keyPrefix: ns.prefix });

@@ -1,6 +1,7 @@
-import { envBoolean, loadConfig } from '@chunk-archiver/common';
+import { envBoolean, loadConfig, SERVICE_ENV_OVERRIDES } from '@chunk-archiver/common';
+import { databaseName } from '@chunk-archiver/events';
 import { databaseConnectionSchema } from '@chunk-archiver/pg';
-import { storageConfigSchema } from '@chunk-archiver/storage';
+import { applyStorageEnvironment, STORAGE_ENV_OVERRIDES, storageConfigSchema } from '@chunk-archiver/storage';
 import { z } from 'zod';
 
 const retentionFields = {
@@ -92,31 +93,15 @@ export const retentionConfigSchema = z
     parallel_databases: z.preprocess(envBoolean, z.boolean()).default(false),
     max_parallel_databases: z.coerce.number().int().min(1).max(10).default(3),
     dry_run: z.preprocess(envBoolean, z.boolean()).default(false),
-    databases: z
-      .record(
-        z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/, 'database names: letters, digits, _ . -'),
-        managedDatabaseSchema,
-      )
-      .default({}),
+    databases: z.record(databaseName, managedDatabaseSchema).default({}),
   })
   .strict();
 
 export type RetentionConfig = z.infer<typeof retentionConfigSchema>;
 
 export const ENV_OVERRIDES: Record<string, string> = {
-  PORT: 'service.port',
-  HOST: 'service.host',
-  LOG_LEVEL: 'service.log_level',
-  CONSUMER_NAME: 'service.consumer_name',
-  REDIS_URL: 'redis.url',
-  REDIS_KEY_PREFIX: 'redis.key_prefix',
-  STORAGE_BACKEND: 'storage.backend',
-  STORAGE_PREFIX: 'storage.prefix',
-  AZURE_STORAGE_CONTAINER: 'storage.azure.container',
-  S3_BUCKET: 'storage.s3.bucket',
-  S3_ENDPOINT: 'storage.s3.endpoint',
-  S3_REGION: 'storage.s3.region',
-  LOCAL_STORAGE_PATH: 'storage.local.path',
+  ...SERVICE_ENV_OVERRIDES,
+  ...STORAGE_ENV_OVERRIDES,
   RETENTION_DAYS: 'defaults.retention_days',
   CHECK_INTERVAL_S: 'defaults.check_interval_s',
   CHUNKS_PER_SCAN: 'defaults.chunks_per_scan',
@@ -132,8 +117,7 @@ export function loadRetentionConfig(
   file = env.ARCHIVER_CONFIG,
 ): RetentionConfig {
   const config = loadConfig(retentionConfigSchema, { file, env, overrides: ENV_OVERRIDES });
-  if (env.S3_FORCE_PATH_STYLE !== undefined)
-    config.storage.s3.force_path_style = envBoolean(env.S3_FORCE_PATH_STYLE) === true;
+  applyStorageEnvironment(config.storage, env);
   return config;
 }
 
