@@ -97,7 +97,7 @@ async function scenario(backendName: string, archivalProcesses: number, partitio
         await startService(
           'archival-service',
           { ...common, max_concurrent_archival_tasks: 1, databases: { main: dbUrl } },
-          { ...backend.env, CONSUMER_NAME: `worker-${i}` },
+          { ...backend.env, CONSUMER_NAME: `worker-${i}`, ARCHIVER_EVENT_SECRET: 'e2e-hmac-secret' },
         ),
       );
     }
@@ -108,7 +108,7 @@ async function scenario(backendName: string, archivalProcesses: number, partitio
         defaults: { retention_days: 30, check_interval_s: 3600 },
         databases: { main: { ...dbUrl, tables: [{ name: 'audit', kind: 'partition' }] } },
       },
-      { ...backend.env, API_TOKEN: 'e2e-token' },
+      { ...backend.env, API_TOKEN: 'e2e-token', ARCHIVER_EVENT_SECRET: 'e2e-hmac-secret' },
     );
     running.push(manager);
     // The manager scans once at start-up; let that scan finish so the trigger below is what queues.
@@ -212,6 +212,7 @@ describe('end to end: both services as processes, triggered over REST', () => {
       expect(archivedPerWorker).toEqual([2]);
       // Secrets never reach the logs.
       expect(logs).not.toContain('e2e-token');
+      expect(logs).not.toContain('e2e-hmac-secret');
       expect(logs).not.toMatch(/AccountKey=|S3RVER/);
     }, 120_000);
   }
