@@ -80,7 +80,7 @@ describe('binary decoders', () => {
     n.writeInt16BE(2, 2);
     n.writeUInt16BE(0x4000, 4);
     n.writeInt16BE(2, 6);
-    [12, 3456, 7890, 1200].forEach((d, i) => n.writeInt16BE(d, 8 + 2 * i));
+    for (const [i, d] of [12, 3456, 7890, 1200].entries()) n.writeInt16BE(d, 8 + 2 * i);
     expect(decodeNumericUnscaled(n, 0, 2)).toBe(-123456789012n);
     expect(decodeNumericUnscaled(n, 0, 5)).toBe(-123456789012000n);
     const nan = Buffer.alloc(8);
