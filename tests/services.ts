@@ -40,6 +40,9 @@ export async function startService(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A test that times out never reaches its cleanup: the service must not outlive the test run.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
   let output = '';
   child.stdout?.on('data', (d: Buffer) => {
     output += d.toString();
@@ -63,6 +66,7 @@ export async function startService(
     url,
     logs: () => output,
     async stop() {
+      process.off('exit', reap);
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         await once(child, 'exit');
