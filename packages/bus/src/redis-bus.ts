@@ -27,17 +27,16 @@ export function createRedisBus(options: RedisBusOptions): Bus {
   let closed = false;
 
   const key = (topic: string) => `${prefix}${topic}`;
+  /** Appends to a stream trimmed to about maxLen entries. */
+  const append = (stream: string, ...fields: string[]) =>
+    commands.xadd(stream, 'MAXLEN', '~', String(maxLen), '*', ...fields);
 
   async function publish(topic: string, event: unknown): Promise<string> {
     if (closed) throw new BusClosedError();
     const payload = JSON.stringify(event);
     const eventType = (event as { event_type?: unknown })?.event_type;
-    const id = await commands.xadd(
+    const id = await append(
       key(topic),
-      'MAXLEN',
-      '~',
-      String(maxLen),
-      '*',
       'payload',
       payload,
       'event_type',
@@ -63,12 +62,8 @@ export function createRedisBus(options: RedisBusOptions): Bus {
   ) {
     const [id, fields] = entry;
     const payload = entryField(fields, 'payload') ?? '';
-    await commands.xadd(
+    await append(
       key(deadLetterTopic(topic)),
-      'MAXLEN',
-      '~',
-      String(maxLen),
-      '*',
       'payload',
       payload,
       'reason',

@@ -5,6 +5,7 @@ export {
   formatIssues,
   loadConfig,
   readYamlFile,
+  redisConfigSchema,
   SERVICE_ENV_OVERRIDES,
   setPath,
 } from './config.js';

@@ -1,4 +1,4 @@
-import { loadConfig, SERVICE_ENV_OVERRIDES } from '@chunk-archiver/common';
+import { loadConfig, redisConfigSchema, SERVICE_ENV_OVERRIDES } from '@chunk-archiver/common';
 import { databaseName } from '@chunk-archiver/events';
 import { databaseConnectionSchema } from '@chunk-archiver/pg';
 import { applyStorageEnvironment, STORAGE_ENV_OVERRIDES, storageConfigSchema } from '@chunk-archiver/storage';
@@ -21,13 +21,7 @@ export const archivalConfigSchema = z
       })
       .strict()
       .default({ host: '0.0.0.0', port: 3001, log_level: 'info' }),
-    redis: z
-      .object({
-        url: z.string().min(1).default('redis://127.0.0.1:6379'),
-        key_prefix: z.string().default(''),
-      })
-      .strict()
-      .default({ url: 'redis://127.0.0.1:6379', key_prefix: '' }),
+    redis: redisConfigSchema,
     /** Name of the env var holding the HMAC secret; when it is set, unsigned events are refused. */
     event_secret_env: z.string().default('ARCHIVER_EVENT_SECRET'),
     storage: storageConfigSchema.default(storageConfigSchema.parse({})),

@@ -1,4 +1,4 @@
-import { envBoolean, loadConfig, SERVICE_ENV_OVERRIDES } from '@chunk-archiver/common';
+import { envBoolean, loadConfig, redisConfigSchema, SERVICE_ENV_OVERRIDES } from '@chunk-archiver/common';
 import { databaseName } from '@chunk-archiver/events';
 import { databaseConnectionSchema } from '@chunk-archiver/pg';
 import { applyStorageEnvironment, STORAGE_ENV_OVERRIDES, storageConfigSchema } from '@chunk-archiver/storage';
@@ -54,13 +54,7 @@ export const retentionConfigSchema = z
       })
       .strict()
       .default({ host: '0.0.0.0', port: 3000, log_level: 'info', api_token_env: 'API_TOKEN' }),
-    redis: z
-      .object({
-        url: z.string().min(1).default('redis://127.0.0.1:6379'),
-        key_prefix: z.string().default(''),
-      })
-      .strict()
-      .default({ url: 'redis://127.0.0.1:6379', key_prefix: '' }),
+    redis: redisConfigSchema,
     event_secret_env: z.string().default('ARCHIVER_EVENT_SECRET'),
     /** The same storage the workers write to: objects are verified there before any drop. */
     storage: storageConfigSchema.default(storageConfigSchema.parse({})),

@@ -2,7 +2,7 @@ import { backoffDelay, coerceError, type Logger } from '@chunk-archiver/common';
 import type { ArchivalConfirmation } from '@chunk-archiver/events';
 import type { BlobStore } from '@chunk-archiver/storage';
 import type { RetentionConfig } from './config.js';
-import { dropVerifiedChunk } from './drop-verified.js';
+import { dropOptions, dropVerifiedChunk } from './drop-verified.js';
 import { NotLeaderError } from './errors.js';
 import type { ManagedDatabase } from './managed-database.js';
 import { findChunk, markArchived, markFailed, recordEvent } from './sql/ledger.js';
@@ -137,10 +137,7 @@ export function createConfirmationHandler(deps: ConfirmationDeps) {
     }
     if (deps.config.dry_run) return;
     try {
-      const outcome = await dropVerifiedChunk(db, row.id, {
-        lockTimeoutMs: deps.config.defaults.lock_timeout_ms,
-        analyzeAfterDrop: db.config.vacuum_after_drop ?? deps.config.defaults.vacuum_after_drop,
-      });
+      const outcome = await dropVerifiedChunk(db, row.id, dropOptions(deps.config, db));
       if (outcome === 'dropped') {
         db.stats.chunks_dropped++;
         db.stats.rows_archived += data.manifest.row_count;

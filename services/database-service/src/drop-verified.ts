@@ -1,4 +1,5 @@
 import { chunkContentChecksum, pinSession } from '@chunk-archiver/pg';
+import type { RetentionConfig } from './config.js';
 import type { LedgerChunk } from './ledger/types.js';
 import type { ManagedDatabase } from './managed-database.js';
 import {
@@ -15,6 +16,14 @@ import {
   markForReArchive,
   recordEvent,
 } from './sql/ledger.js';
+
+/** The drop settings for one database: its own vacuum_after_drop, else the default. */
+export function dropOptions(config: RetentionConfig, db: ManagedDatabase) {
+  return {
+    lockTimeoutMs: config.defaults.lock_timeout_ms,
+    analyzeAfterDrop: db.config.vacuum_after_drop ?? config.defaults.vacuum_after_drop,
+  };
+}
 
 export type DropOutcome = 'dropped' | 'content-changed' | 'not-archived' | 'vanished' | 'dry-run';
 

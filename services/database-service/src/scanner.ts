@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { coerceError, type Logger, sleep } from '@chunk-archiver/common';
 import { buildArchivalRequest, TOPICS } from '@chunk-archiver/events';
 import { effectiveTable, type RetentionConfig, type TableConfig } from './config.js';
-import { dropVerifiedChunk } from './drop-verified.js';
+import { dropOptions, dropVerifiedChunk } from './drop-verified.js';
 import type { DiscoveredChunk } from './ledger/types.js';
 import type { ManagedDatabase } from './managed-database.js';
 import { databaseNow, expiredHypertableChunks, expiredPartitions } from './sql/discovery.js';
 import {
+  archivedChunkIds,
   dueChunks,
   expireRequests,
   insertDiscovered,
@@ -175,17 +176,8 @@ export function createScanner(deps: ScannerDeps) {
         );
       }
       // Drops a previous process verified the archive for but did not finish.
-      const [pendingDrops] = await db.sql<
-        { ids: string[] }[]
-      >`select coalesce(array_agg(id), '{}') as ids from archiver.chunks where state = 'archived'`;
-      for (const id of pendingDrops!.ids) {
-        if (
-          (await dropVerifiedChunk(db, id, {
-            lockTimeoutMs: config.defaults.lock_timeout_ms,
-            analyzeAfterDrop: db.config.vacuum_after_drop ?? config.defaults.vacuum_after_drop,
-          })) === 'dropped'
-        )
-          report.dropped++;
+      for (const id of await archivedChunkIds(db.sql)) {
+        if ((await dropVerifiedChunk(db, id, dropOptions(config, db))) === 'dropped') report.dropped++;
       }
       for (const table of tables) report.requested.push(...(await requestDue(db, table)));
       return report;

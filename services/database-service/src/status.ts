@@ -1,7 +1,7 @@
 import { coerceError } from '@chunk-archiver/common';
 import type { ChunkState } from './ledger/types.js';
 import type { ManagedDatabase } from './managed-database.js';
-import { stateCounts, troubledChunks } from './sql/ledger.js';
+import { ledgerExists, stateCounts, troubledChunks } from './sql/ledger.js';
 
 const STATES: ChunkState[] = ['pending', 'requested', 'archived', 'dropped', 'failed', 'dead'];
 
@@ -49,9 +49,8 @@ async function databaseStatus(db: ManagedDatabase): Promise<DatabaseStatus> {
     ]),
   );
   try {
-    const [ledger] = await db.sql<{ ok: boolean }[]>`select to_regclass('archiver.chunks') is not null as ok`;
     const failures: DatabaseStatus['failures'] = [];
-    if (ledger!.ok) {
+    if (await ledgerExists(db.sql)) {
       for (const c of await stateCounts(db.sql)) {
         const key = `${c.table_schema}.${c.table_name}`;
         const entry = tables.get(key);

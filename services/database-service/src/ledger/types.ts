@@ -1,16 +1,8 @@
 export type ChunkState = 'pending' | 'requested' | 'archived' | 'dropped' | 'failed' | 'dead';
 
-export interface LedgerChunk {
+/** A ledger row: the chunk as discovered, plus where it is in its life. */
+export interface LedgerChunk extends DiscoveredChunk {
   id: string;
-  source_kind: 'timescaledb' | 'partition';
-  table_schema: string;
-  table_name: string;
-  chunk_schema: string;
-  chunk_name: string;
-  time_column: string;
-  dimension_type: 'timestamp' | 'integer';
-  range_start: string;
-  range_end: string;
   state: ChunkState;
   attempts: number;
   request_event_id: string | null;

@@ -70,38 +70,34 @@ export async function expiredPartitions(sql: Db, table: TableTarget, now: Date):
   const integerEnds = partitions.flatMap((p) => (p.endInteger !== undefined ? [BigInt(p.endInteger)] : []));
   // biome-ignore lint/complexity/useMathMinMax: Math.max does not take bigint
   const maxEnd = integerEnds.reduce((a, b) => (b > a ? b : a), -(2n ** 63n));
+  const expired = (
+    p: (typeof partitions)[number],
+    dimension: DiscoveredChunk['dimension_type'],
+    start: string,
+    end: string,
+  ): DiscoveredChunk => ({
+    source_kind: 'partition',
+    table_schema: table.schema,
+    table_name: table.name,
+    chunk_schema: p.partitionSchema,
+    chunk_name: p.partitionName,
+    time_column: p.keyColumn,
+    dimension_type: dimension,
+    range_start: start,
+    range_end: end,
+  });
   const out: DiscoveredChunk[] = [];
   for (const p of partitions) {
     if (p.isDefault) continue;
     if (p.startTime && p.endTime && p.endTime.getTime() <= cutoff) {
-      out.push({
-        source_kind: 'partition',
-        table_schema: table.schema,
-        table_name: table.name,
-        chunk_schema: p.partitionSchema,
-        chunk_name: p.partitionName,
-        time_column: p.keyColumn,
-        dimension_type: 'timestamp',
-        range_start: p.startTime.toISOString(),
-        range_end: p.endTime.toISOString(),
-      });
+      out.push(expired(p, 'timestamp', p.startTime.toISOString(), p.endTime.toISOString()));
     } else if (
       p.startInteger !== undefined &&
       p.endInteger !== undefined &&
       table.retentionInteger !== undefined
     ) {
       if (BigInt(p.endInteger) <= maxEnd - BigInt(table.retentionInteger)) {
-        out.push({
-          source_kind: 'partition',
-          table_schema: table.schema,
-          table_name: table.name,
-          chunk_schema: p.partitionSchema,
-          chunk_name: p.partitionName,
-          time_column: p.keyColumn,
-          dimension_type: 'integer',
-          range_start: p.startInteger,
-          range_end: p.endInteger,
-        });
+        out.push(expired(p, 'integer', p.startInteger, p.endInteger));
       }
     }
   }

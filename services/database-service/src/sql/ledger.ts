@@ -187,3 +187,17 @@ export async function troubledChunks(sql: Db, limit = 50): Promise<LedgerChunk[]
   return sql<LedgerChunk[]>`
     select * from archiver.chunks where state in ('failed', 'dead') order by updated_at desc limit ${limit}`;
 }
+
+/** Chunks whose archive was verified but whose drop did not finish (a crash, a lock timeout). */
+export async function archivedChunkIds(sql: Db): Promise<string[]> {
+  const rows = await sql<
+    { id: string }[]
+  >`select id from archiver.chunks where state = 'archived' order by id`;
+  return rows.map((r) => r.id);
+}
+
+/** Whether the ledger exists yet (it is created at the first scan, never in a dry run). */
+export async function ledgerExists(sql: Db): Promise<boolean> {
+  const [row] = await sql<{ ok: boolean }[]>`select to_regclass('archiver.chunks') is not null as ok`;
+  return row!.ok;
+}
