@@ -25,7 +25,16 @@ export type Sql = postgres.Sql;
  * them as separate processes; this keeps the retention cases fast and precise.)
  */
 export async function retentionFlow(options: {
-  databases: Record<string, { sql: Sql; tables: Array<Record<string, unknown>>; allowedTables?: string[] }>;
+  databases: Record<
+    string,
+    {
+      sql: Sql;
+      tables: Array<Record<string, unknown>>;
+      allowedTables?: string[];
+      /** More of the database's configuration (restore_method, say). */
+      settings?: Record<string, unknown>;
+    }
+  >;
   store: BlobStore;
   leaderElection?: boolean;
   extraDatabases?: Record<string, Record<string, unknown>>;
@@ -45,7 +54,7 @@ export async function retentionFlow(options: {
     },
     databases: {
       ...Object.fromEntries(
-        Object.entries(options.databases).map(([name, db]) => [name, { tables: db.tables }]),
+        Object.entries(options.databases).map(([name, db]) => [name, { ...db.settings, tables: db.tables }]),
       ),
       ...options.extraDatabases,
     },

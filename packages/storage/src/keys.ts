@@ -15,6 +15,13 @@ function compactBound(bound: string, integer: boolean): string {
   return iso.replace(/[-:]/g, '').replace(/\.(\d{3})Z$/, '.$1Z');
 }
 
+/** `<prefix>/<database>/<schema>.<table>/`: every archived chunk of one table is under it. */
+export function tableArchivePrefix(prefix: string, database: string, schema: string, table: string): string {
+  return `${[...prefix.split('/').filter(Boolean).map(safe), safe(database), `${safe(schema)}.${safe(table)}`].join('/')}/`;
+}
+
+export const MANIFEST_SUFFIX = '.manifest.json';
+
 export interface ArchiveKeys {
   dataKey: string;
   manifestKey: string;
@@ -38,13 +45,6 @@ export function archiveKeys(prefix: string, chunk: ChunkIdentity): ArchiveKeys {
     const pad = (n: number) => String(n).padStart(2, '0');
     partition = `year=${d.getUTCFullYear()}/month=${pad(d.getUTCMonth() + 1)}/day=${pad(d.getUTCDate())}`;
   }
-  const parts = [
-    ...prefix.split('/').filter(Boolean).map(safe),
-    safe(chunk.database),
-    `${safe(chunk.table_schema)}.${safe(chunk.table_name)}`,
-    partition,
-    `${safe(chunk.chunk_name)}_${safe(start)}_${safe(end)}.parquet`,
-  ];
-  const dataKey = parts.join('/');
-  return { dataKey, manifestKey: `${dataKey}.manifest.json` };
+  const dataKey = `${tableArchivePrefix(prefix, chunk.database, chunk.table_schema, chunk.table_name)}${partition}/${safe(chunk.chunk_name)}_${safe(start)}_${safe(end)}.parquet`;
+  return { dataKey, manifestKey: `${dataKey}${MANIFEST_SUFFIX}` };
 }

@@ -8,7 +8,9 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Registry } from 'prom-client';
-import { UnknownTableError } from './errors.js';
+import { RestoreError, UnknownTableError } from './errors.js';
+import type { ReleaseReport } from './restore/release.js';
+import type { RestoreReport, RestoreRequest } from './restore/restore.js';
 import type { QueuedChunk } from './scanner.js';
 
 export interface AppDeps {
@@ -24,7 +26,30 @@ export interface AppDeps {
     database?: string | undefined;
     dryRun: boolean;
   }) => Promise<QueuedChunk[]>;
+  /** Restores archived chunks; throws RestoreError for a request it refuses. */
+  restore: (input: RestoreRequest & { database?: string | undefined }) => Promise<RestoreReport>;
+  release: (input: { database?: string | undefined; id: string }) => Promise<ReleaseReport>;
 }
+
+/** How a refused restore answers: the request's fault, the state of the data, or nothing there. */
+const RESTORE_STATUS: Record<string, number> = {
+  NOTHING_ARCHIVED: 404,
+  UNKNOWN_DATABASE: 404,
+  UNKNOWN_RESTORE: 404,
+  UNKNOWN_TARGET: 404,
+  ROWS_EXIST: 409,
+  NOT_HELD: 409,
+  RANGE_CHANGED: 409,
+  ARCHIVE_OVERLAP: 409,
+  MANIFEST_INVALID: 409,
+};
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  409: 'Conflict',
+  415: 'Unsupported Media Type',
+};
 
 const errorBody = {
   type: 'object',
@@ -57,6 +82,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown }, _request, reply) => {
     if (error instanceof UnknownTableError)
       return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: error.message });
+    if (error instanceof RestoreError) {
+      const code = RESTORE_STATUS[error.code] ?? (error.field ? 400 : 500);
+      if (code !== 500)
+        return reply.code(code).send({ statusCode: code, error: STATUS_TEXT[code], message: error.message });
+    }
     const status =
       error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) {
@@ -183,6 +213,95 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const queued = await deps.trigger({ table: table_name, database, dryRun: dry_run ?? false });
       return { table: table_name, dry_run: dry_run ?? false, queued };
     },
+  );
+
+  const restoreReport = { type: 'object', additionalProperties: true } as const;
+
+  app.post<{
+    Body: {
+      table: string;
+      from: string;
+      to: string;
+      database?: string;
+      into?: string;
+      dry_run?: boolean;
+      skip_existing?: boolean;
+    };
+  }>(
+    '/database/retention/restore',
+    {
+      onRequest: requireToken,
+      schema: {
+        summary: 'Load archived chunks overlapping [from, to) back into the table (or into another)',
+        description:
+          'Works in whole chunks. Each chunk is checked against its manifest (sha256, row count, content checksum) in its own transaction. Rows already in the range are refused unless skip_existing.',
+        security: [{ bearer: [] }],
+        body: {
+          type: 'object',
+          required: ['table', 'from', 'to'],
+          additionalProperties: false,
+          properties: {
+            table: { type: 'string', minLength: 1, maxLength: 130, pattern: '^[^\\u0000-\\u001f]+$' },
+            from: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 40,
+              description: 'ISO 8601 time, or an integer',
+            },
+            to: { type: 'string', minLength: 1, maxLength: 40, description: 'exclusive' },
+            database: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 63,
+              pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$',
+            },
+            into: { type: 'string', minLength: 1, maxLength: 130, pattern: '^[^\\u0000-\\u001f]+$' },
+            dry_run: { type: 'boolean', default: false },
+            skip_existing: { type: 'boolean', default: false },
+          },
+        },
+        response: { 200: restoreReport, 400: errorBody, 401: errorBody, 404: errorBody, 409: errorBody },
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      return deps.restore({
+        table: body.table,
+        from: body.from,
+        to: body.to,
+        database: body.database,
+        into: body.into,
+        dryRun: body.dry_run ?? false,
+        skipExisting: body.skip_existing ?? false,
+        requestedBy: 'http',
+      });
+    },
+  );
+
+  app.post<{ Params: { id: string }; Querystring: { database?: string } }>(
+    '/database/retention/restores/:id/release',
+    {
+      onRequest: requireToken,
+      schema: {
+        summary: 'Delete the rows of a restore into a managed table again, once they still match the archive',
+        security: [{ bearer: [] }],
+        params: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9]{1,18}$' } } },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            database: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 63,
+              pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$',
+            },
+          },
+        },
+        response: { 200: restoreReport, 400: errorBody, 401: errorBody, 404: errorBody, 409: errorBody },
+      },
+    },
+    async (request) => deps.release({ id: request.params.id, database: request.query.database }),
   );
 
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());

@@ -37,6 +37,11 @@ const managedDatabaseSchema = databaseConnectionSchema.extend({
    * manager runs, or the server takes one session at a time (the in-process TimescaleDB).
    */
   leader_election: z.boolean().default(true),
+  /**
+   * How restored rows are loaded: COPY FROM STDIN (default, fastest), or batched INSERTs for
+   * servers without COPY FROM STDIN (the in-process TimescaleDB build).
+   */
+  restore_method: z.enum(['copy', 'insert']).default('copy'),
 });
 
 export type ManagedDatabaseConfig = z.infer<typeof managedDatabaseSchema>;

@@ -26,6 +26,8 @@ const app = await buildApp({
   apiToken,
   status: () => manager.status(),
   trigger: (input) => manager.trigger(input),
+  restore: (input) => manager.restorer.restore(input),
+  release: (input) => manager.restorer.release(input),
   readiness: () =>
     runChecks({
       redis: () => probe.ping(),

@@ -8,6 +8,7 @@ import { createConfirmationHandler } from './confirmations.js';
 import { UnknownTableError } from './errors.js';
 import { createManagedDatabase, type ManagedDatabase } from './managed-database.js';
 import { createRetentionMetrics } from './metrics.js';
+import { createRestorer } from './restore/restorer.js';
 import { createScanner, type QueuedChunk } from './scanner.js';
 import { retentionStatus } from './status.js';
 
@@ -56,6 +57,7 @@ export function createRetentionManager(options: ManagerOptions) {
     logger,
     onDropped: (database, rows) => metrics.dropped(database, rows),
   });
+  const restorer = createRestorer({ databases, store: options.store, prefix: config.storage.prefix, logger });
   let subscription: Subscription | undefined;
   let started = false;
 
@@ -64,6 +66,7 @@ export function createRetentionManager(options: ManagerOptions) {
     scanner,
     metrics,
     handleConfirmation,
+    restorer,
     async start(): Promise<void> {
       if (started) return;
       started = true;

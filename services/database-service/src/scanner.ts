@@ -5,6 +5,7 @@ import { effectiveTable, type RetentionConfig, type TableConfig } from './config
 import { dropOptions, dropVerifiedChunk } from './drop-verified.js';
 import type { DiscoveredChunk } from './ledger/types.js';
 import type { ManagedDatabase } from './managed-database.js';
+import { boundOf, overlaps } from './restore/range.js';
 import { databaseNow, expiredHypertableChunks, expiredPartitions } from './sql/discovery.js';
 import {
   archivedChunkIds,
@@ -15,6 +16,7 @@ import {
   recordEvent,
   unmarkRequested,
 } from './sql/ledger.js';
+import { activeHolds } from './sql/restores-ledger.js';
 
 export interface ScannerDeps {
   databases: Map<string, ManagedDatabase>;
@@ -82,8 +84,30 @@ export function createScanner(deps: ScannerDeps) {
       retentionDays: eff.retentionDays,
       retentionInteger: eff.retentionInteger,
     };
-    if (table.kind === 'timescaledb') return expiredHypertableChunks(db.sql, target);
-    return expiredPartitions(db.sql, target, await databaseNow(db.sql));
+    const expired =
+      table.kind === 'timescaledb'
+        ? await expiredHypertableChunks(db.sql, target)
+        : await expiredPartitions(db.sql, target, await databaseNow(db.sql));
+    // Restored rows are already archived: archiving them again would put them in the archive twice.
+    const holds = await activeHolds(db.sql, table.schema, table.name);
+    if (holds.length === 0) return expired;
+    return expired.filter((chunk) => {
+      const hold = holds.find((h) =>
+        overlaps(
+          boundOf(chunk.range_start, chunk.dimension_type),
+          boundOf(chunk.range_end, chunk.dimension_type),
+          boundOf(h.range_start, h.dimension_type),
+          boundOf(h.range_end, h.dimension_type),
+        ),
+      );
+      if (hold) {
+        db.logger.debug(
+          { chunk: `${chunk.chunk_schema}.${chunk.chunk_name}`, restore_id: hold.id },
+          'expired chunk holds restored rows; left alone until the restore is released',
+        );
+      }
+      return !hold;
+    });
   }
 
   async function requestDue(db: ManagedDatabase, table: TableConfig): Promise<QueuedChunk[]> {

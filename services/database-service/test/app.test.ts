@@ -2,7 +2,7 @@ import { silentLogger } from '@chunk-archiver/common';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
-import { UnknownTableError } from '../src/errors.js';
+import { RestoreError, UnknownTableError } from '../src/errors.js';
 
 async function app(apiToken?: string) {
   const calls: unknown[] = [];
@@ -26,6 +26,16 @@ async function app(apiToken?: string) {
         },
       ];
     },
+    restore: async (input) => {
+      calls.push(input);
+      if (input.from === 'bad')
+        throw new RestoreError('BAD_BOUND', 'from: "bad" is not a time', { field: 'from' });
+      if (input.table === 'busy') throw new RestoreError('ROWS_EXIST', 'public.busy already holds rows');
+      throw new Error('connection to 10.0.0.5 refused: password=hunter2');
+    },
+    release: async () => {
+      throw new RestoreError('UNKNOWN_RESTORE', 'release: no restore 7');
+    },
   });
   return { instance, calls };
 }
@@ -42,6 +52,8 @@ describe('database-service HTTP', () => {
     expect(Object.keys(doc.paths)).toEqual([
       '/database/retention/status',
       '/database/retention/trigger-archival',
+      '/database/retention/restore',
+      '/database/retention/restores/{id}/release',
     ]);
     expect(
       doc.paths['/database/retention/trigger-archival'].post.parameters.map((p: { name: string }) => p.name),
@@ -120,6 +132,41 @@ describe('database-service HTTP', () => {
     expect(right.statusCode).toBe(200);
     // Status stays readable without a token.
     expect((await instance.inject('/database/retention/status')).statusCode).toBe(200);
+    await instance.close();
+  });
+
+  it('answers a refused restore with 400, 404 or 409 naming the problem, and an unexpected failure with a bare 500', async () => {
+    const { instance } = await app('secret-token');
+    const post = (payload: object, token = 'secret-token') =>
+      instance.inject({
+        method: 'POST',
+        url: '/database/retention/restore',
+        headers: { authorization: `Bearer ${token}` },
+        payload,
+      });
+    expect((await post({ table: 't', from: 'a', to: 'b' }, 'nope')).statusCode).toBe(401);
+    const missing = await post({ table: 't', from: '2020-01-01' });
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json().message).toMatch(/to/);
+    const bad = await post({ table: 't', from: 'bad', to: '2020-02-01' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().message).toBe('from: "bad" is not a time');
+    expect((await post({ table: 'busy', from: '2020-01-01', to: '2020-02-01' })).statusCode).toBe(409);
+    const failed = await post({ table: 'other', from: '2020-01-01', to: '2020-02-01' });
+    expect(failed.statusCode).toBe(500);
+    expect(failed.body).not.toContain('hunter2');
+    const release = await instance.inject({
+      method: 'POST',
+      url: '/database/retention/restores/7/release',
+      headers: { authorization: 'Bearer secret-token' },
+    });
+    expect(release.statusCode).toBe(404);
+    const badId = await instance.inject({
+      method: 'POST',
+      url: '/database/retention/restores/x1/release',
+      headers: { authorization: 'Bearer secret-token' },
+    });
+    expect(badId.statusCode).toBe(400);
     await instance.close();
   });
 });

@@ -52,6 +52,42 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
         detail text
       );`,
   },
+  {
+    version: 2,
+    name: 'restores ledger',
+    sql: `
+      create table archiver.restores (
+        id bigserial primary key,
+        state text not null check (state in ('restored', 'failed', 'released')),
+        source_schema text not null,
+        source_table text not null,
+        target_schema text not null,
+        target_table text not null,
+        object_key text not null,
+        manifest_key text not null,
+        chunk_schema text not null,
+        chunk_name text not null,
+        time_column text not null,
+        dimension_type text not null check (dimension_type in ('timestamp', 'integer')),
+        range_start text not null,
+        range_end text not null,
+        columns text[] not null,
+        archived_rows bigint not null,
+        restored_rows bigint not null default 0,
+        skipped_rows bigint not null default 0,
+        content_checksum text not null,
+        held boolean not null default false,
+        created_partition boolean not null default false,
+        error_code text,
+        error text,
+        requested_by text,
+        started_at timestamptz not null,
+        finished_at timestamptz not null default now(),
+        released_at timestamptz
+      );
+      create index restores_holds_idx on archiver.restores (source_schema, source_table)
+        where held and state = 'restored';`,
+  },
 ];
 
 /** Serialises concurrent start-ups: the key is arbitrary but fixed. */

@@ -1,0 +1,86 @@
+import { coerceError } from '@chunk-archiver/common';
+import {
+  type BlobStore,
+  MANIFEST_SUFFIX,
+  type Manifest,
+  manifestSchema,
+  tableArchivePrefix,
+} from '@chunk-archiver/storage';
+import { RestoreError } from '../errors.js';
+import { type Bound, boundOf, type Dimension, overlaps, parseBound } from './range.js';
+
+export interface ArchivedChunk {
+  manifestKey: string;
+  manifest: Manifest;
+}
+
+export interface ArchiveSelection {
+  dimension: Dimension;
+  from: Bound;
+  to: Bound;
+  /** Oldest range first. */
+  chunks: ArchivedChunk[];
+}
+
+/**
+ * The archived chunks of one table whose range overlaps [from, to), found through their
+ * manifests (the archive describes itself; the ledger is not needed). Refuses when a manifest
+ * cannot be read or two objects hold overlapping ranges: restoring either way could lose or
+ * duplicate rows without anyone noticing.
+ */
+export async function findArchivedChunks(
+  store: BlobStore,
+  input: { prefix: string; database: string; schema: string; table: string; from: string; to: string },
+): Promise<ArchiveSelection> {
+  const prefix = tableArchivePrefix(input.prefix, input.database, input.schema, input.table);
+  const manifests: ArchivedChunk[] = [];
+  const unreadable: string[] = [];
+  for await (const item of store.list(prefix)) {
+    if (!item.key.endsWith(MANIFEST_SUFFIX)) continue;
+    try {
+      const manifest = manifestSchema.parse(JSON.parse((await store.read(item.key)).toString('utf8')));
+      manifests.push({ manifestKey: item.key, manifest });
+    } catch (error) {
+      unreadable.push(`${item.key} (${coerceError(error).message.split('\n')[0]})`);
+    }
+  }
+  if (unreadable.length) {
+    throw new RestoreError(
+      'MANIFEST_INVALID',
+      `cannot tell which objects cover the range: unreadable manifests ${unreadable.join(', ')}; run verify`,
+    );
+  }
+  if (manifests.length === 0) {
+    throw new RestoreError(
+      'NOTHING_ARCHIVED',
+      `no archived chunks of ${input.schema}.${input.table} in database ${input.database} (looked under ${store.backend}:${store.container}/${prefix})`,
+    );
+  }
+  const dimension = manifests[0]!.manifest.range.dimension_type;
+  const from = parseBound('from', input.from, dimension);
+  const to = parseBound('to', input.to, dimension);
+  if (!(from < to)) throw new RestoreError('BAD_BOUND', 'to: must be after from', { field: 'to' });
+  const chunks = manifests
+    .filter(({ manifest: m }) =>
+      overlaps(
+        boundOf(m.range.start, m.range.dimension_type),
+        boundOf(m.range.end, m.range.dimension_type),
+        from,
+        to,
+      ),
+    )
+    .sort((a, b) =>
+      boundOf(a.manifest.range.start, dimension) < boundOf(b.manifest.range.start, dimension) ? -1 : 1,
+    );
+  for (let i = 1; i < chunks.length; i++) {
+    const previous = chunks[i - 1]!.manifest;
+    const current = chunks[i]!.manifest;
+    if (boundOf(current.range.start, dimension) < boundOf(previous.range.end, dimension)) {
+      throw new RestoreError(
+        'ARCHIVE_OVERLAP',
+        `archived objects ${previous.object_key} and ${current.object_key} hold overlapping ranges; restoring both would duplicate rows`,
+      );
+    }
+  }
+  return { dimension, from, to, chunks };
+}
