@@ -75,7 +75,7 @@ say(
 
 // 4. Configuration for both services.
 const timescaleDb = timescale
-  ? { url: tsUrl, pool: { max: 1, idle_timeout_s: 1 }, leader_election: false }
+  ? { url: tsUrl, pool: { max: 1, idle_timeout_s: 1 }, leader_election: false, restore_method: 'insert' }
   : { url: tsUrl };
 const storage = {
   backend: storageBackend,
