@@ -10,6 +10,7 @@ export {
   setPath,
 } from './config.js';
 export { ArchiverError, coerceError, errorCode } from './errors.js';
+export { failpoint } from './failpoints.js';
 export { type CreateLoggerOptions, createLogger, type Logger, REDACT_PATHS, silentLogger } from './logger.js';
 export { type ReadinessReport, runChecks } from './readiness.js';
 export { sleep } from './sleep.js';

@@ -1,3 +1,4 @@
+import { failpoint } from '@chunk-archiver/common';
 import type { ArchivalRequestData, ManifestSummary, ObjectLocation } from '@chunk-archiver/events';
 import { createChecksumAccumulator } from '@chunk-archiver/pg';
 import {
@@ -38,6 +39,18 @@ const seconds = (since: number) => (performance.now() - since) / 1000;
  * store, reads the object's size and sha256 back, then writes the manifest beside it. The caller
  * has already checked the chunk against the catalog.
  */
+/** Passes the bytes through; after the first piece is with the store, a test may stop mid-upload. */
+async function* pausingAfterFirstPiece(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let first = true;
+  for await (const piece of source) {
+    yield piece;
+    if (first) {
+      first = false;
+      await failpoint('archive.mid-upload');
+    }
+  }
+}
+
 export async function archiveChunk(
   deps: { sql: postgres.Sql; store: BlobStore; settings: ArchiveSettings },
   request: ArchivalRequestData,
@@ -59,6 +72,8 @@ export async function archiveChunk(
   };
 
   const started = performance.now();
+  let rowsSeen = 0;
+  let pastFailpoint = false;
   const produce = async () => {
     try {
       await extractChunk(sql, request.chunk_schema, request.chunk_name, {
@@ -74,9 +89,17 @@ export async function archiveChunk(
         },
         onRow(tuple, rowHash) {
           checksum.add(rowHash);
-          return encoder!.add(tuple, 1);
+          // One row group in: ask for a flush, which is where a test may stop mid-extraction.
+          const full = encoder!.add(tuple, 1);
+          return ++rowsSeen === settings.rowGroupSize || full;
         },
-        flush: () => encoder!.flush(),
+        async flush() {
+          await encoder!.flush();
+          if (rowsSeen >= settings.rowGroupSize && !pastFailpoint) {
+            pastFailpoint = true;
+            await failpoint('archive.mid-extraction');
+          }
+        },
       });
       const { rowCount, checksum: content } = checksum.result();
       await encoder!.finish({
@@ -92,7 +115,7 @@ export async function archiveChunk(
   };
   const consume = async () => {
     try {
-      return await store.upload(keys.dataKey, channel, {
+      return await store.upload(keys.dataKey, pausingAfterFirstPiece(channel), {
         contentType: 'application/vnd.apache.parquet',
       });
     } catch (error) {

@@ -51,6 +51,8 @@ export const archivalConfigSchema = z
       .default({ failure_threshold: 5, reset_timeout_ms: 60_000 }),
     /** A request silent this long on a dead worker is taken over by another. */
     visibility_timeout_ms: z.coerce.number().int().min(1_000).default(120_000),
+    /** How long a dead worker's chunk lock outlives it; the living extend theirs every third of it. */
+    chunk_lock_ttl_ms: z.coerce.number().int().min(1_000).default(60_000),
     max_deliveries: z.coerce.number().int().min(1).default(10),
     shutdown_grace_ms: z.coerce.number().int().min(0).default(30_000),
     databases: z.record(databaseName, databaseSchema).default({}),

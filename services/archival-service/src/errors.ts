@@ -19,6 +19,7 @@ export const FAILURE = {
   DATABASE_ERROR: { retryable: true },
   STORAGE_ERROR: { retryable: true },
   SHUTTING_DOWN: { retryable: true },
+  CHUNK_BUSY: { retryable: true },
   INTERNAL: { retryable: true },
 } as const satisfies Record<string, { retryable: boolean }>;
 

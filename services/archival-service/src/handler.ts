@@ -1,4 +1,11 @@
-import { type BackoffOptions, backoffDelay, coerceError, type Logger, sleep } from '@chunk-archiver/common';
+import {
+  type BackoffOptions,
+  backoffDelay,
+  coerceError,
+  failpoint,
+  type Logger,
+  sleep,
+} from '@chunk-archiver/common';
 import {
   type ArchivalFailure,
   type ArchivalRequest,
@@ -41,8 +48,8 @@ export interface HandlerDeps {
 
 /**
  * Handles one archival request end to end and publishes its confirmation. Returning means "ack":
- * it returns only once a confirmation is published or the request is a duplicate of one in
- * progress elsewhere. Throwing leaves the message pending for redelivery.
+ * it returns only once a confirmation is published. Throwing (the chunk locked elsewhere, a
+ * shutdown) leaves the message pending for redelivery.
  */
 export function createRequestHandler(deps: HandlerDeps) {
   return async function handle(event: ArchivalRequest): Promise<void> {
@@ -95,10 +102,11 @@ export function createRequestHandler(deps: HandlerDeps) {
 
     const lock = await deps.locks.acquire(`${request.database}:${chunk}`);
     if (!lock) {
-      // Another worker holds this chunk now; it will confirm. Acking the duplicate is safe: if
-      // that worker dies, its own delivery of the request is reclaimed.
-      log.info('chunk is being archived by another worker; skipping this duplicate');
-      return;
+      // Another worker holds the chunk, or held it and died (its lock outlives it by up to the
+      // TTL). Not acked: the request comes back after the visibility timeout, by when the lock is
+      // free or its holder has confirmed. Acking it here lost the request when the holder had died.
+      log.info('chunk is locked by another worker; leaving the request for redelivery');
+      throw new ArchiveError('CHUNK_BUSY', `chunk ${chunk} is locked by another worker`);
     }
     deps.metrics.started();
     const started = performance.now();
@@ -134,6 +142,7 @@ export function createRequestHandler(deps: HandlerDeps) {
           );
           database.breaker.success();
           deps.storageBreaker.success();
+          await failpoint('archive.before-confirm');
           const data: ArchivalSuccess['data'] = {
             ...identity,
             completed_at: new Date().toISOString(),

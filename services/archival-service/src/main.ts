@@ -53,7 +53,7 @@ const handler = createRequestHandler({
     rowGroupSize: config.parquet.row_group_size,
   },
   publish: (topic, event) => bus.publish(topic, event),
-  locks: createChunkLocks(lockRedis, { keyPrefix: config.redis.key_prefix }),
+  locks: createChunkLocks(lockRedis, { keyPrefix: config.redis.key_prefix, ttlMs: config.chunk_lock_ttl_ms }),
   retry: {
     attempts: config.retry.attempts,
     initialMs: config.retry.initial_ms,

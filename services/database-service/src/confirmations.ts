@@ -1,4 +1,4 @@
-import { backoffDelay, coerceError, type Logger } from '@chunk-archiver/common';
+import { backoffDelay, coerceError, failpoint, type Logger } from '@chunk-archiver/common';
 import type { ArchivalConfirmation } from '@chunk-archiver/events';
 import type { BlobStore } from '@chunk-archiver/storage';
 import type { RetentionConfig } from './config.js';
@@ -136,6 +136,7 @@ export function createConfirmationHandler(deps: ConfirmationDeps) {
       return;
     }
     if (deps.config.dry_run) return;
+    await failpoint('drop.before');
     try {
       const outcome = await dropVerifiedChunk(db, row.id, dropOptions(deps.config, db));
       if (outcome === 'dropped') {

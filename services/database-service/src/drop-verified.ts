@@ -1,3 +1,4 @@
+import { failpoint } from '@chunk-archiver/common';
 import { chunkContentChecksum, pinSession } from '@chunk-archiver/pg';
 import type { RetentionConfig } from './config.js';
 import type { LedgerChunk } from './ledger/types.js';
@@ -81,6 +82,7 @@ async function dropInTransaction(
       return { result: 'content-changed' as const };
     }
     if (options.dryRun) return { result: 'dry-run' as const };
+    await failpoint('drop.in-transaction');
     if (row.source_kind === 'partition') {
       await detachAndDropPartition(
         tx,

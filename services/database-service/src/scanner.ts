@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { coerceError, type Logger, sleep } from '@chunk-archiver/common';
+import { coerceError, failpoint, type Logger, sleep } from '@chunk-archiver/common';
 import { buildArchivalRequest, TOPICS } from '@chunk-archiver/events';
 import { effectiveTable, type RetentionConfig, type TableConfig } from './config.js';
 import { dropOptions, dropVerifiedChunk } from './drop-verified.js';
@@ -191,6 +191,7 @@ export function createScanner(deps: ScannerDeps) {
         const found = await discover(db, table);
         report.discovered.push(...found);
         db.stats.chunks_discovered += await insertDiscovered(db.sql, found);
+        await failpoint('scan.mid-scan');
       }
       for (const expired of await expireRequests(db.sql, config.defaults.request_timeout_s)) {
         await recordEvent(db.sql, expired.id, 'requested', 'pending', 'request timed out');

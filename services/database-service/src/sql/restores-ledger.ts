@@ -79,7 +79,9 @@ export async function activeHolds(
   table: string,
 ): Promise<Array<Pick<StoredRestore, 'id' | 'dimension_type' | 'range_start' | 'range_end'>>> {
   // A dry run scans before any ledger exists: then nothing can be held.
-  const [ledger] = await sql<{ present: boolean }[]>`select to_regclass('archiver.restores') is not null as present`;
+  const [ledger] = await sql<
+    { present: boolean }[]
+  >`select to_regclass('archiver.restores') is not null as present`;
   if (!ledger?.present) return [];
   return sql`
     select id::text as id, dimension_type, range_start, range_end from archiver.restores
