@@ -4,7 +4,7 @@
  * process announce the step on stderr and wait there until it is killed; `=sleep:MS` waits that
  * long and carries on. Unset (production), each call is one environment lookup.
  */
-export async function failpoint(name: string): Promise<void> {
+export async function failpoint(name: string, context: Record<string, string> = {}): Promise<void> {
   const spec = process.env.ARCHIVER_FAILPOINTS;
   if (!spec) return;
   const entry = spec
@@ -14,7 +14,7 @@ export async function failpoint(name: string): Promise<void> {
   if (!entry) return;
   const sleep = /=sleep:(\d+)$/.exec(entry);
   process.stderr.write(
-    `${JSON.stringify({ level: 40, time: Date.now(), pid: process.pid, failpoint: name, msg: 'failpoint reached' })}\n`,
+    `${JSON.stringify({ level: 40, time: Date.now(), pid: process.pid, ...context, failpoint: name, msg: 'failpoint reached' })}\n`,
   );
   if (sleep) {
     await new Promise((resolve) => setTimeout(resolve, Number(sleep[1])));

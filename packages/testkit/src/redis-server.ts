@@ -9,6 +9,10 @@ export interface RedisServerHandle {
   kill(): Promise<void>;
   /** Starts it again on the same port. */
   restart(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open but nothing answers, as on a hung host. */
+  pause(): void;
+  /** Lets a paused server carry on (SIGCONT), its data intact. */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -61,5 +65,16 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
   }
 
   await start();
-  return { url: `redis://127.0.0.1:${port}`, port, kill, restart: start, stop: kill };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    kill,
+    restart: start,
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
+    async stop() {
+      child?.kill('SIGCONT');
+      await kill();
+    },
+  };
 }

@@ -142,7 +142,7 @@ export function createRequestHandler(deps: HandlerDeps) {
           );
           database.breaker.success();
           deps.storageBreaker.success();
-          await failpoint('archive.before-confirm');
+          await failpoint('archive.before-confirm', { database: request.database, chunk });
           const data: ArchivalSuccess['data'] = {
             ...identity,
             completed_at: new Date().toISOString(),

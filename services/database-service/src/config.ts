@@ -92,6 +92,8 @@ export const retentionConfigSchema = z
     parallel_databases: z.preprocess(envBoolean, z.boolean()).default(false),
     max_parallel_databases: z.coerce.number().int().min(1).max(10).default(3),
     dry_run: z.preprocess(envBoolean, z.boolean()).default(false),
+    /** A confirmation taken by a manager that died is handed to another after this long. */
+    confirmation_visibility_timeout_ms: z.coerce.number().int().min(1_000).default(60_000),
     databases: z.record(databaseName, managedDatabaseSchema).default({}),
   })
   .strict();

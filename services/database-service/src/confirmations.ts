@@ -136,7 +136,10 @@ export function createConfirmationHandler(deps: ConfirmationDeps) {
       return;
     }
     if (deps.config.dry_run) return;
-    await failpoint('drop.before');
+    await failpoint('drop.before', {
+      database: data.database,
+      chunk: `${data.chunk_schema}.${data.chunk_name}`,
+    });
     try {
       const outcome = await dropVerifiedChunk(db, row.id, dropOptions(deps.config, db));
       if (outcome === 'dropped') {

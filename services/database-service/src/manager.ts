@@ -78,7 +78,7 @@ export function createRetentionManager(options: ManagerOptions) {
         {
           parse: (raw) => parseArchivalConfirmation(raw, { secret: options.secret }),
           concurrency: 4,
-          visibilityTimeoutMs: 60_000,
+          visibilityTimeoutMs: config.confirmation_visibility_timeout_ms,
         },
       );
       scanner.start();
