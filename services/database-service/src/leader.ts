@@ -5,16 +5,19 @@ import type postgres from 'postgres';
 export const LEADER_LOCK_KEY = 7_243_110_000;
 
 /**
- * Leadership of one database through a session-level advisory lock held on a reserved connection.
- * If that connection dies the server releases the lock, and ensure() notices and tries again.
+ * Leadership of one database through a session-level advisory lock, held on a connection of its
+ * own. If that connection dies the server releases the lock; ensure() notices, throws the
+ * connection away whole and tries again on a new one. (A reserved pool connection was used before:
+ * once its server process was terminated, the pool handed the broken connection back again and
+ * again, and the manager never led again.)
  */
-export function createLeaderLock(sql: postgres.Sql, logger: Logger) {
-  let reserved: postgres.ReservedSql | undefined;
+export function createLeaderLock(connect: () => postgres.Sql, logger: Logger) {
+  let client: postgres.Sql | undefined;
   let leader = false;
 
   async function release(): Promise<void> {
-    const held = reserved;
-    reserved = undefined;
+    const held = client;
+    client = undefined;
     leader = false;
     if (!held) return;
     try {
@@ -22,24 +25,21 @@ export function createLeaderLock(sql: postgres.Sql, logger: Logger) {
     } catch {
       // the connection is gone, and with it the lock
     }
-    held.release();
+    await held.end({ timeout: 1 }).catch(() => undefined);
   }
 
   async function attempt(): Promise<boolean> {
     try {
-      if (reserved && leader) {
-        await reserved`select 1`;
+      if (client && leader) {
+        await client`select 1`;
         return true;
       }
-      reserved ??= await sql.reserve();
-      const [row] = await reserved<{ ok: boolean }[]>`select pg_try_advisory_lock(${LEADER_LOCK_KEY}) as ok`;
+      client ??= connect();
+      const [row] = await client<{ ok: boolean }[]>`select pg_try_advisory_lock(${LEADER_LOCK_KEY}) as ok`;
       const was = leader;
       leader = row!.ok;
       if (leader && !was) logger.info('became leader for this database');
-      if (!leader) {
-        reserved.release();
-        reserved = undefined;
-      }
+      if (!leader) await release();
       return leader;
     } catch (error) {
       if (leader) logger.warn({ err: coerceError(error) }, 'lost the leader connection; standing by');

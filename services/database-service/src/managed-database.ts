@@ -34,7 +34,12 @@ export function createManagedDatabase(
   name: string,
   config: ManagedDatabaseConfig,
   logger: Logger,
-  options: { sql?: postgres.Sql; leaderElection?: boolean } = {},
+  options: {
+    sql?: postgres.Sql;
+    leaderElection?: boolean;
+    /** The leader lock's own connection (default: one from the config, never recycled by the pool). */
+    leaderConnect?: () => postgres.Sql;
+  } = {},
 ): ManagedDatabase {
   const sql = options.sql ?? connectDatabase(config, { applicationName: 'chunk-archiver database-service' });
   const log = logger.child({ database: name });
@@ -42,7 +47,15 @@ export function createManagedDatabase(
   const leader: LeaderLock =
     options.leaderElection === false
       ? { isLeader: () => true, ensure: async () => true, release: async () => {} }
-      : createLeaderLock(sql, log);
+      : createLeaderLock(
+          options.leaderConnect ??
+            (() =>
+              connectDatabase(
+                { ...config, pool: { ...config.pool, max: 1, idle_timeout_s: 0, max_lifetime_s: 0 } },
+                { applicationName: 'chunk-archiver database-service leader' },
+              )),
+          log,
+        );
   let migrated = false;
   return {
     name,

@@ -26,11 +26,14 @@ describe('retention manager: leadership and isolation', () => {
 
   it('lets exactly one of two managers lead a database, and hands over when the leader goes', async () => {
     const config = { tables: [], enabled: true } as never;
+    const leaderConnect = () => postgres(db.url, { max: 1, idle_timeout: 0, onnotice: () => {} });
     const a = createManagedDatabase('main', config, silentLogger(), {
       sql: postgres(db.url, { max: 2, onnotice: () => {} }),
+      leaderConnect,
     });
     const b = createManagedDatabase('main', config, silentLogger(), {
       sql: postgres(db.url, { max: 2, onnotice: () => {} }),
+      leaderConnect,
     });
     try {
       expect(await a.leader.ensure()).toBe(true);
