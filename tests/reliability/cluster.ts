@@ -34,7 +34,19 @@ export interface ClusterOptions {
   storage?: 'local' | 'azure';
   managerConfig?: Record<string, unknown>;
   workerConfig?: Record<string, unknown>;
+  /**
+   * Run as production would with secrets: database URLs with a password (from env vars), a bearer
+   * token and an event-signing secret. See SECRETS.
+   */
+  secrets?: boolean;
 }
+
+/** Values that must never appear in a log line or an HTTP response. */
+export const SECRETS = {
+  databasePassword: 'pg-Secret-Pw-4242',
+  apiToken: 'api-Token-Never-Logged-7171',
+  eventSecret: 'hmac-Secret-Never-Logged-9393',
+};
 
 interface Original {
   database: string;
@@ -74,7 +86,7 @@ export async function createCluster(options: ClusterOptions = {}) {
   let root: string | undefined;
   let store: BlobStore;
   let storageConfig: Record<string, unknown>;
-  const storageEnv: Record<string, string> = {};
+  const serviceEnv: Record<string, string> = {};
 
   if (options.storage === 'azure') {
     azurite = await startAzurite();
@@ -82,7 +94,7 @@ export async function createCluster(options: ClusterOptions = {}) {
     const connectionString = azuriteConnectionString(proxy.port);
     store = await createAzureBlobStore({ container: 'archive', connectionString: azurite.connectionString });
     storageConfig = { backend: 'azure', prefix: 'archive', azure: { container: 'archive' } };
-    storageEnv.AZURE_STORAGE_CONNECTION_STRING = connectionString;
+    serviceEnv.AZURE_STORAGE_CONNECTION_STRING = connectionString;
   } else {
     root = await mkdtemp(join(tmpdir(), 'reliability-'));
     store = createLocalBlobStore({ root, container: 'archive' });
@@ -110,10 +122,22 @@ export async function createCluster(options: ClusterOptions = {}) {
   }
 
   const redisConfig = { url: redis.url, key_prefix: '' };
+  // Trust authentication ignores the password, so it can be a secret the logs must not show.
+  const connection = (d: { name: string; url: string }) => {
+    if (!options.secrets) return { url: d.url };
+    const url = new URL(d.url);
+    url.password = SECRETS.databasePassword;
+    serviceEnv[`DATABASE_URL_${d.name.toUpperCase()}`] = url.toString();
+    return { url_env: `DATABASE_URL_${d.name.toUpperCase()}` };
+  };
+  if (options.secrets) {
+    serviceEnv.API_TOKEN = SECRETS.apiToken;
+    serviceEnv.ARCHIVER_EVENT_SECRET = SECRETS.eventSecret;
+  }
   const workerConfig = () => ({
     redis: redisConfig,
     storage: storageConfig,
-    databases: Object.fromEntries(databases.map((d) => [d.name, { url: d.url, pool: { max: 4 } }])),
+    databases: Object.fromEntries(databases.map((d) => [d.name, { ...connection(d), pool: { max: 4 } }])),
     parquet: { row_group_size: 1000 },
     visibility_timeout_ms: 3000,
     chunk_lock_ttl_ms: 3000,
@@ -139,7 +163,7 @@ export async function createCluster(options: ClusterOptions = {}) {
     databases: Object.fromEntries(
       databases.map((d) => [
         d.name,
-        { url: d.url, pool: { max: 4 }, tables: [{ name: 'events', kind: 'partition' }] },
+        { ...connection(d), pool: { max: 4 }, tables: [{ name: 'events', kind: 'partition' }] },
       ]),
     ),
     ...options.managerConfig,
@@ -201,7 +225,7 @@ export async function createCluster(options: ClusterOptions = {}) {
       const service = await startService(
         'archival-service',
         workerConfig(),
-        { ...storageEnv, ...env },
+        { ...serviceEnv, ...env },
         { waitHealthy },
       );
       running.push(service);
@@ -211,7 +235,7 @@ export async function createCluster(options: ClusterOptions = {}) {
       const service = await startService(
         'database-service',
         managerConfig(),
-        { ...storageEnv, ...env },
+        { ...serviceEnv, ...env },
         { waitHealthy },
       );
       running.push(service);
