@@ -27,12 +27,16 @@ import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 export interface ClusterOptions {
   /** Expired monthly partitions per database (default 6). */
   partitions?: number;
+  /** Daily partitions instead of monthly (for hundreds of them). */
+  daily?: boolean;
   rowsPerPartition?: number;
   /** Databases, each with its own `events` table (default 1). */
   databases?: number;
   /** local disk (default), or Azurite behind a fault proxy. */
   storage?: 'local' | 'azure';
   managerConfig?: Record<string, unknown>;
+  /** Merged into the manager's `defaults`. */
+  managerDefaults?: Record<string, unknown>;
   workerConfig?: Record<string, unknown>;
   /**
    * Run as production would with secrets: database URLs with a password (from env vars), a bearer
@@ -68,6 +72,17 @@ export interface Outcome {
 }
 
 const MONTH = (m: number) => `2021-${String(m).padStart(2, '0')}-01`;
+const DAY = (d: number) => new Date(Date.UTC(2021, 0, d)).toISOString().slice(0, 10);
+
+/** Partition `i` (from 1): a month of 2021 (`events_2021_03`), or with daily ones a day (`events_d042`). */
+function partition(i: number, daily: boolean): { name: string; from: string; to: string } {
+  if (daily) return { name: `events_d${String(i).padStart(3, '0')}`, from: DAY(i), to: DAY(i + 1) };
+  return {
+    name: `events_2021_${String(i).padStart(2, '0')}`,
+    from: MONTH(i),
+    to: i === 12 ? '2022-01-01' : MONTH(i + 1),
+  };
+}
 
 /**
  * A private deployment for one fault run: its own redis-server, PostgreSQL databases with expired
@@ -78,6 +93,7 @@ const MONTH = (m: number) => `2021-${String(m).padStart(2, '0')}-01`;
 export async function createCluster(options: ClusterOptions = {}) {
   const partitions = options.partitions ?? 6;
   const rowsPerPartition = options.rowsPerPartition ?? 1500;
+  const daily = options.daily ?? false;
   const redis: RedisServerHandle = await startRedisServer();
   const databases: Array<{ name: string; url: string; sql: postgres.Sql; cleanup(): Promise<void> }> = [];
   const running: RunningService[] = [];
@@ -108,14 +124,17 @@ export async function createCluster(options: ClusterOptions = {}) {
     databases.push({ name: `db${d}`, url: db.url, sql, cleanup: db.cleanup });
     await sql`create table events (id bigint not null, at timestamptz not null, device int, reading double precision, payload jsonb, note text) partition by range (at)`;
     for (let m = 1; m <= partitions; m++) {
-      // DDL takes no bind parameters; the bounds are constants of the test.
+      const p = partition(m, daily);
+      // DDL takes no bind parameters; the names and bounds are constants of the test.
       await sql.unsafe(
-        `create table events_2021_${String(m).padStart(2, '0')} partition of events for values from ('${MONTH(m)}') to ('${m === 12 ? '2022-01-01' : MONTH(m + 1)}')`,
+        `create table ${p.name} partition of events for values from ('${p.from}') to ('${p.to}')`,
       );
     }
     await sql`create table events_current partition of events for values from (date_trunc('month', now())) to (date_trunc('month', now()) + interval '1 month')`;
     await sql`insert into events
-      select m * 100000 + g, make_timestamptz(2021, m, 1, 0, 0, 0, 'UTC') + g * interval '17 minutes 3.5 seconds',
+      select m * 100000 + g,
+             case when ${daily} then make_timestamptz(2021, 1, 1, 0, 0, 0, 'UTC') + (m - 1) * interval '1 day' + g * interval '2 minutes'
+                  else make_timestamptz(2021, m, 1, 0, 0, 0, 'UTC') + g * interval '17 minutes 3.5 seconds' end,
              g % 50, g / 7.0, jsonb_build_object('g', g, 'm', m), repeat('n', g % 30)
       from generate_series(1, ${partitions}) m, generate_series(1, ${rowsPerPartition}) g`;
     await sql`insert into events values (0, now(), 0, 0, null, 'current')`;
@@ -159,6 +178,7 @@ export async function createCluster(options: ClusterOptions = {}) {
       max_attempts: 100,
       chunks_per_scan: 100,
       lock_timeout_ms: 2000,
+      ...options.managerDefaults,
     },
     databases: Object.fromEntries(
       databases.map((d) => [
@@ -179,7 +199,7 @@ export async function createCluster(options: ClusterOptions = {}) {
       await db.sql.begin(async (tx) => {
         await pinSession(tx);
         for (let m = 1; m <= partitions; m++) {
-          const chunk = `events_2021_${String(m).padStart(2, '0')}`;
+          const chunk = partition(m, daily).name;
           if (only && chunk !== only) continue;
           const sum = await chunkContentChecksum(tx, 'public', chunk);
           const [ids] = await tx<{ s: string }[]>`select coalesce(sum(id), 0)::text as s from ${tx(chunk)}`;
@@ -241,12 +261,13 @@ export async function createCluster(options: ClusterOptions = {}) {
       running.push(service);
       return service;
     },
-    /** Until every expired partition of every database is dropped; the time it took, in seconds. */
-    async waitConverged(since: number, timeoutMs = 90_000): Promise<number> {
+    /** Until every expired partition of every database (or of `only`) is dropped; the time it took, in seconds. */
+    async waitConverged(since: number, timeoutMs = 90_000, only?: string[]): Promise<number> {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         let done = true;
         for (const db of databases) {
+          if (only && !only.includes(db.name)) continue;
           const rows = await ledger(db);
           if (rows.length < partitions || rows.some((r) => r.state !== 'dropped')) done = false;
         }
