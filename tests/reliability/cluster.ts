@@ -306,7 +306,7 @@ export async function createCluster(options: ClusterOptions = {}) {
           rowsLost += original.rows;
           wrongDrops++;
         };
-        if (!row || row.state !== 'dropped') {
+        if (row?.state !== 'dropped') {
           fail(`dropped but the ledger says ${row?.state ?? 'nothing'}`);
           continue;
         }

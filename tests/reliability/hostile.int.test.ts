@@ -227,17 +227,14 @@ describe('reliability: hostile and bad input', () => {
       // --- Requests the archival-service must refuse -------------------------------------
       const stream = TOPICS.archivalRequest;
       await raw.xadd(stream, '*', 'payload', 'this is {not json', 'event_type', stream);
-      note('request that is not JSON', 'dead-lettered');
       const real = (await raw.xrange(stream, '-', '+', 'COUNT', 1))[0]!;
       const realEvent = JSON.parse(real[1][1]!) as Record<string, unknown>;
       const wrongTypes = structuredClone(realEvent) as { data: Record<string, unknown> };
       wrongTypes.data.chunk_name = 12345;
       await raw.xadd(stream, '*', 'payload', JSON.stringify(wrongTypes), 'event_type', stream);
-      note('request with a number where a chunk name belongs', 'dead-lettered');
       const huge = structuredClone(realEvent) as { data: Record<string, unknown> };
       huge.data.table_name = 'h'.repeat(1024 * 1024);
       await raw.xadd(stream, '*', 'payload', JSON.stringify(huge), 'event_type', stream);
-      note('request with a 1 MiB field', 'dead-lettered');
       await raw.xadd(
         stream,
         '*',
@@ -246,7 +243,6 @@ describe('reliability: hostile and bad input', () => {
         'event_type',
         stream,
       );
-      note('request with an unknown schema version', 'dead-lettered');
 
       const hostileRequest = (table: string, chunkSchema: string, chunk: string) =>
         buildArchivalRequest(
@@ -282,7 +278,16 @@ describe('reliability: hostile and bad input', () => {
         const dead = await bus.deadLetters(stream);
         return dead.length >= 4 ? dead : undefined;
       });
-      for (const d of deadRequests) note(`dead letter reason`, d.reason.slice(0, 160));
+      for (const [input, reason] of [
+        ['request that is not JSON', /EVENT_NOT_JSON/],
+        ['request with a number where a chunk name belongs', /data\.chunk_name: .*expected string/],
+        ['request with a 1 MiB field', /EVENT_TOO_LARGE/],
+        ['request with an unknown schema version', /schema_version/],
+      ] as const) {
+        const found = deadRequests.find((d) => reason.test(d.reason));
+        expect(found, input).toBeDefined();
+        note(input, `dead-lettered: ${found!.reason.slice(0, 140)}`);
+      }
       const failures = await until('FAILED confirmations for the hostile identifiers', async () => {
         const entries = await raw.xrange(TOPICS.archivalConfirmation, '-', '+');
         const failed = entries
