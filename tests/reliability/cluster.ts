@@ -232,6 +232,17 @@ export async function createCluster(options: ClusterOptions = {}) {
     );
   }
 
+  async function start(
+    name: 'archival-service' | 'database-service',
+    config: Record<string, unknown>,
+    env: Record<string, string>,
+    waitHealthy: boolean,
+  ): Promise<RunningService> {
+    const service = await startService(name, config, { ...serviceEnv, ...env }, { waitHealthy });
+    running.push(service);
+    return service;
+  }
+
   return {
     redis,
     proxy,
@@ -241,26 +252,10 @@ export async function createCluster(options: ClusterOptions = {}) {
     running,
     snapshot,
     ledger,
-    async startWorker(env: Record<string, string> = {}, waitHealthy = true): Promise<RunningService> {
-      const service = await startService(
-        'archival-service',
-        workerConfig(),
-        { ...serviceEnv, ...env },
-        { waitHealthy },
-      );
-      running.push(service);
-      return service;
-    },
-    async startManager(env: Record<string, string> = {}, waitHealthy = true): Promise<RunningService> {
-      const service = await startService(
-        'database-service',
-        managerConfig(),
-        { ...serviceEnv, ...env },
-        { waitHealthy },
-      );
-      running.push(service);
-      return service;
-    },
+    startWorker: (env: Record<string, string> = {}, waitHealthy = true) =>
+      start('archival-service', workerConfig(), env, waitHealthy),
+    startManager: (env: Record<string, string> = {}, waitHealthy = true) =>
+      start('database-service', managerConfig(), env, waitHealthy),
     /** Until every expired partition of every database (or of `only`) is dropped; the time it took, in seconds. */
     async waitConverged(since: number, timeoutMs = 90_000, only?: string[]): Promise<number> {
       const deadline = Date.now() + timeoutMs;

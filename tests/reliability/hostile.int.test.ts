@@ -103,75 +103,63 @@ describe('reliability: hostile and bad input', () => {
       );
 
       // --- Confirmations that must not lead to a drop -------------------------------------
-      const c1 = await requested(cluster, 'events_2021_01');
-      await bus.publish(
-        TOPICS.archivalConfirmation,
-        success(
-          c1.identity,
-          c1.row.request_event_id,
-          { key: c1.keys.dataKey, manifest_key: c1.keys.manifestKey },
-          {
-            bytes: 10,
-            sha256: 'a'.repeat(64),
-            row_count: 1500,
-          },
-        ),
-      );
-      const r1 = await until('OBJECT_MISSING', async () =>
-        (await ledgerRow(cluster, 'events_2021_01')).last_error_code === 'OBJECT_MISSING'
-          ? ledgerRow(cluster, 'events_2021_01')
-          : undefined,
-      );
-      note(
+      /** Publishes a forged SUCCESS for a requested chunk and waits for the manager's refusal. */
+      const refused = async (
+        input: string,
+        chunk: string,
+        code: string,
+        object: (keys: { dataKey: string; manifestKey: string }) => { key: string; manifest_key: string },
+        manifest: { bytes: number; sha256: string; row_count: number },
+      ) => {
+        const c = await requested(cluster, chunk);
+        await bus.publish(
+          TOPICS.archivalConfirmation,
+          success(c.identity, c.row.request_event_id, object(c.keys), manifest),
+        );
+        const row = await until(code, async () => {
+          const r = await ledgerRow(cluster, chunk);
+          return r.last_error_code === code ? r : undefined;
+        });
+        expect(await sql`select to_regclass(${chunk}) is not null as present`).toEqual([{ present: true }]);
+        note(input, `not dropped; ledger ${row.state}: ${row.last_error}`);
+      };
+      const atItsKey = (keys: { dataKey: string; manifestKey: string }) => ({
+        key: keys.dataKey,
+        manifest_key: keys.manifestKey,
+      });
+      await refused(
         'SUCCESS confirmation for an object that does not exist',
-        `not dropped; ledger ${r1.state}: ${r1.last_error}`,
+        'events_2021_01',
+        'OBJECT_MISSING',
+        atItsKey,
+        {
+          bytes: 10,
+          sha256: 'a'.repeat(64),
+          row_count: 1500,
+        },
       );
-
-      const c2 = await requested(cluster, 'events_2021_02');
       const garbage = Buffer.from('not the archive at all');
-      await cluster.store.upload(c2.keys.dataKey, bytes(garbage));
-      await bus.publish(
-        TOPICS.archivalConfirmation,
-        success(
-          c2.identity,
-          c2.row.request_event_id,
-          { key: c2.keys.dataKey, manifest_key: c2.keys.manifestKey },
-          {
-            bytes: garbage.length,
-            sha256: 'b'.repeat(64),
-            row_count: 1500,
-          },
-        ),
+      await cluster.store.upload((await requested(cluster, 'events_2021_02')).keys.dataKey, bytes(garbage));
+      await refused(
+        'SUCCESS confirmation with a wrong sha256',
+        'events_2021_02',
+        'SHA256_MISMATCH',
+        atItsKey,
+        {
+          bytes: garbage.length,
+          sha256: 'b'.repeat(64),
+          row_count: 1500,
+        },
       );
-      const r2 = await until('SHA256_MISMATCH', async () =>
-        (await ledgerRow(cluster, 'events_2021_02')).last_error_code === 'SHA256_MISMATCH'
-          ? ledgerRow(cluster, 'events_2021_02')
-          : undefined,
-      );
-      note('SUCCESS confirmation with a wrong sha256', `not dropped; ledger ${r2.state}: ${r2.last_error}`);
-
-      const c5 = await requested(cluster, 'events_2021_05');
-      await bus.publish(
-        TOPICS.archivalConfirmation,
-        success(
-          c5.identity,
-          c5.row.request_event_id,
-          { key: 'archive/elsewhere/x.parquet', manifest_key: 'archive/elsewhere/x.parquet.manifest.json' },
-          {
-            bytes: 1,
-            sha256: 'c'.repeat(64),
-            row_count: 1,
-          },
-        ),
-      );
-      const r5 = await until('KEY_MISMATCH', async () =>
-        (await ledgerRow(cluster, 'events_2021_05')).last_error_code === 'KEY_MISMATCH'
-          ? ledgerRow(cluster, 'events_2021_05')
-          : undefined,
-      );
-      note(
+      await refused(
         'SUCCESS confirmation naming an object under another key',
-        `not dropped; ledger ${r5.state}: ${r5.last_error}`,
+        'events_2021_05',
+        'KEY_MISMATCH',
+        () => ({
+          key: 'archive/elsewhere/x.parquet',
+          manifest_key: 'archive/elsewhere/x.parquet.manifest.json',
+        }),
+        { bytes: 1, sha256: 'c'.repeat(64), row_count: 1 },
       );
 
       const c3 = await requested(cluster, 'events_2021_03');
