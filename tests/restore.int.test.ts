@@ -158,7 +158,7 @@ describe.each(Object.keys(BACKENDS))(
       await sql`delete from readings where id = 999999`;
       const released = await flow.manager.restorer.release({ id: jan!.id });
       expect(released.released).toHaveLength(2); // the first restore and the skip_existing one
-      expect(released.dropped_partition).toBe('public.readings_2020_01');
+      expect(released.dropped_tables).toEqual(['public.readings_2020_01']);
       expect(await sql`select count(*)::int as n from readings where at < '2020-02-01'`).toEqual([{ n: 0 }]);
       expect(await sql`select to_regclass('readings_2020_01') as t`).toEqual([{ t: null }]);
       expect((await refusal(flow.manager.restorer.release({ id: jan!.id }))).code).toBe('NOT_HELD');
@@ -354,5 +354,24 @@ describe('restore on the TimescaleDB helper: hypertable chunks, rows loaded by I
     expect((await flow.ledger('tsdb')).length).toBe(ledger.length);
     const audit = await auditArchive(store, { prefix: 'archive/', deep: true });
     expect(audit).toMatchObject({ ok: true, verified: ledger.length });
+
+    // Released: the rows go, and so do the chunks they had created; retention finds nothing new.
+    const holds = await sql<{ id: string }[]>`select id::text from archiver.restores where held order by id`;
+    expect(holds).toHaveLength(ledger.length);
+    for (const { id } of holds) {
+      const released = await flow.manager.restorer.release({ id });
+      expect(released.dropped_tables.length).toBeGreaterThanOrEqual(1);
+    }
+    expect(await sql`select count(*)::int as n from readings`).toEqual([{ n: 0 }]);
+    await flow.manager.scanner.scanOnce();
+    expect((await flow.ledger('tsdb')).length).toBe(ledger.length);
+    // Restorable again after the release: the archive still holds every chunk exactly once.
+    const again = await flow.manager.restorer.restore({
+      table: 'readings',
+      from: '2019-12-01',
+      to: '2020-04-01',
+      dryRun: true,
+    });
+    expect(again.objects.map((o) => o.status)).toEqual(ledger.map(() => 'would_restore'));
   }, 180_000);
 });

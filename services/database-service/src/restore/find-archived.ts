@@ -60,7 +60,9 @@ export async function findArchivedChunks(
   const from = parseBound('from', input.from, dimension);
   const to = parseBound('to', input.to, dimension);
   if (!(from < to)) throw new RestoreError('BAD_BOUND', 'to: must be after from', { field: 'to' });
+  // An empty chunk has nothing to restore, and its object may overlap one holding the rows.
   const chunks = manifests
+    .filter(({ manifest: m }) => m.row_count > 0)
     .filter(({ manifest: m }) =>
       overlaps(
         boundOf(m.range.start, m.range.dimension_type),

@@ -1,7 +1,7 @@
-import { pinSession } from '@chunk-archiver/pg';
+import { hasTimescaleDb, pinSession } from '@chunk-archiver/pg';
 import { RestoreError } from '../errors.js';
 import type { ManagedDatabase } from '../managed-database.js';
-import { deleteRange, dropTable } from '../sql/restore.js';
+import { deleteRange, dropTable, emptyChunksInRange, isHypertable } from '../sql/restore.js';
 import { lockRestore, markReleased } from '../sql/restores-ledger.js';
 
 export interface ReleaseReport {
@@ -12,7 +12,8 @@ export interface ReleaseReport {
   range_start: string;
   range_end: string;
   deleted_rows: number;
-  dropped_partition: string | null;
+  /** Partitions or chunks emptied by the release and dropped with it. */
+  dropped_tables: string[];
 }
 
 /**
@@ -52,10 +53,17 @@ export async function releaseRestore(db: ManagedDatabase, id: string): Promise<R
         `release: ${target.schema}.${target.table} holds ${deleted.rowCount} rows in [${restore.range_start}, ${restore.range_end}) that differ from the ${restore.archived_rows} archived in ${restore.object_key}; deleting them would lose data, so nothing was deleted`,
       );
     }
-    let dropped: string | null = null;
+    // Nothing may be left for retention to archive a second time: a partition the restore
+    // recreated, or a hypertable chunk the restored rows created, goes with them once empty.
+    const dropped: string[] = [];
     if (restore.created_partition) {
       await dropTable(tx, { schema: restore.chunk_schema, table: restore.chunk_name });
-      dropped = `${restore.chunk_schema}.${restore.chunk_name}`;
+      dropped.push(`${restore.chunk_schema}.${restore.chunk_name}`);
+    } else if ((await hasTimescaleDb(tx)) && (await isHypertable(tx, target))) {
+      for (const chunk of await emptyChunksInRange(tx, target, range)) {
+        await dropTable(tx, chunk);
+        dropped.push(`${chunk.schema}.${chunk.table}`);
+      }
     }
     const released = await markReleased(tx, restore);
     return {
@@ -65,7 +73,7 @@ export async function releaseRestore(db: ManagedDatabase, id: string): Promise<R
       range_start: restore.range_start,
       range_end: restore.range_end,
       deleted_rows: deleted.rowCount,
-      dropped_partition: dropped,
+      dropped_tables: dropped,
     };
   });
 }

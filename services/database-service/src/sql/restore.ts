@@ -174,6 +174,36 @@ export async function deleteRange(
   return toChecksum(row);
 }
 
+/** Only where TimescaleDB is installed (the view does not exist otherwise). */
+export async function isHypertable(sql: Db, table: TableRef): Promise<boolean> {
+  const [row] = await sql<{ yes: boolean }[]>`
+    select exists (select 1 from timescaledb_information.hypertables
+                   where hypertable_schema = ${table.schema} and hypertable_name = ${table.table}) as yes`;
+  return row!.yes;
+}
+
+/** Hypertable chunks overlapping the range that hold no row (after a release deleted them). */
+export async function emptyChunksInRange(
+  sql: Db,
+  hypertable: TableRef,
+  range: RangeRef,
+): Promise<TableRef[]> {
+  const overlapping =
+    range.dimension === 'integer'
+      ? sql`range_start_integer < ${range.end}::bigint and range_end_integer > ${range.start}::bigint`
+      : sql`range_start < ${range.end}::timestamptz and range_end > ${range.start}::timestamptz`;
+  const chunks = await sql<{ chunk_schema: string; chunk_name: string }[]>`
+    select chunk_schema, chunk_name from timescaledb_information.chunks
+    where hypertable_schema = ${hypertable.schema} and hypertable_name = ${hypertable.table} and ${overlapping}`;
+  const empty: TableRef[] = [];
+  for (const c of chunks) {
+    const [row] = await sql<{ empty: boolean }[]>`
+      select not exists (select 1 from only ${sql(c.chunk_schema)}.${sql(c.chunk_name)}) as empty`;
+    if (row!.empty) empty.push({ schema: c.chunk_schema, table: c.chunk_name });
+  }
+  return empty;
+}
+
 export async function dropTable(sql: Db, table: TableRef): Promise<void> {
   await sql`drop table ${sql(table.schema)}.${sql(table.table)}`;
 }
