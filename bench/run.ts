@@ -1,7 +1,7 @@
 // `pnpm bench`: archival throughput and memory against raw COPY, on this machine's PostgreSQL.
 // Options: --rows 1000000,5000000  --backends local,azure  --codec snappy  --row-group 10000  --keep
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -107,6 +107,64 @@ function runArchive(table: string, storage: unknown, env: NodeJS.ProcessEnv, pre
   });
 }
 
+/**
+ * The restore path as an operator runs it: the database-service CLI in a process of its own,
+ * loading the archived chunk into an empty copy of the table and checking it against the manifest.
+ * Peak RSS is read from /proc while it runs (VmHWM only grows).
+ */
+async function runRestore(table: string, storage: unknown, env: NodeJS.ProcessEnv) {
+  const target = `${table}_restored`;
+  await sql`drop table if exists ${sql(schema)}.${sql(target)}`;
+  await sql`create table ${sql(schema)}.${sql(target)} (like ${sql(schema)}.${sql(table)})`;
+  const dir = await mkdtemp(join(tmpdir(), 'bench-restore-'));
+  const config = join(dir, 'config.json');
+  await writeFile(config, JSON.stringify({ storage, databases: { bench: { url } } }));
+  const cli = fileURLToPath(new URL('../services/database-service/dist/cli.js', import.meta.url));
+  const started = performance.now();
+  const child = spawn(
+    process.execPath,
+    [
+      cli,
+      'restore',
+      '--config',
+      config,
+      '--table',
+      `${schema}.${table}`,
+      '--from',
+      '2024-01-01',
+      '--to',
+      '2025-01-01',
+      '--into',
+      `${schema}.${target}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
+  );
+  let out = '';
+  let peakKb = 0;
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const poll = setInterval(() => {
+    readFile(`/proc/${child.pid}/status`, 'utf8')
+      .then((s) => {
+        peakKb = Math.max(peakKb, Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? 0));
+      })
+      .catch(() => undefined);
+  }, 50);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  clearInterval(poll);
+  const seconds = (performance.now() - started) / 1000;
+  await rm(dir, { recursive: true, force: true });
+  const report = JSON.parse(out) as { ok: boolean; objects: Array<{ restored_rows: number }> };
+  if (code !== 0 || !report.ok) throw new Error(`restore exited ${code}: ${out}`);
+  if (!args.keep) await sql`drop table ${sql(schema)}.${sql(target)}`;
+  return {
+    seconds,
+    rows: report.objects.reduce((n, o) => n + o.restored_rows, 0),
+    peak_rss_mb: peakKb / 1024,
+  };
+}
+
 /** DuckDB reads the object back; its aggregates must equal PostgreSQL's over the same rows. */
 async function verify(partition: string, path: string): Promise<boolean> {
   const file = duckdbLiteral(path);
@@ -199,6 +257,20 @@ try {
       console.error(
         `archive ${rows} → ${backend}: ${Math.round(rows / seconds)} rows/s, peak RSS ${Math.round(run.peak_rss_mb as number)} MB, identical=${identical}`,
       );
+      if (backend === backends[0]) {
+        const restored = await runRestore(table, storage, env);
+        results.push({
+          rows,
+          target: `restore ← ${backend} (COPY, checksum checked)`,
+          seconds: restored.seconds,
+          rows_per_s: restored.rows / restored.seconds,
+          ratio_to_copy: restored.rows / restored.seconds / copy.rows_per_s,
+          peak_rss_mb: restored.peak_rss_mb,
+        });
+        console.error(
+          `restore ${rows} ← ${backend}: ${Math.round(restored.rows / restored.seconds)} rows/s, peak RSS ${Math.round(restored.peak_rss_mb)} MB`,
+        );
+      }
       const parallel = Number(args.parallel);
       if (parallel > 1) {
         // N archivers at once on the same rows (each under its own prefix): the machine's total.
