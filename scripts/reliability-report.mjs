@@ -43,7 +43,8 @@ Node ${process.version}, PostgreSQL 15, Redis 7, Azurite from npm.
 
 Each run builds a private deployment: its own \`redis-server\`, a PostgreSQL database with six
 expired monthly partitions of 1,500 rows (two Parquet row groups each) plus a current one, local
-disk or Azurite behind a fault proxy, and both services as real processes started from their build.
+disk, or Azurite or s3rver behind a TCP fault proxy that can refuse every connection or answer
+every request with a 503, and both services as real processes started from their build.
 Timings are shortened (a scan a second, requests re-sent after 10 s, chunk locks and message
 visibility 3 s) so that recovery takes seconds; the mechanisms are the production ones.
 
@@ -154,8 +155,7 @@ out.push(`## Found and fixed by this suite
 
 ## Not covered
 
-- Disk full on the local storage backend, and S3 (s3rver) outages: the S3 adapter shares the retry
-  and verification path measured here with Azure, but no outage test runs against it.
+- Disk full on the local storage backend.
 - Clock skew between hosts: the manager computes cut-offs with the database's clock only.
 - A network partition between the two services that leaves both Redis and PostgreSQL reachable
   from each is the same, for this design, as the Redis freeze measured above.

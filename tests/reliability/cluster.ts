@@ -7,6 +7,7 @@ import {
   type BlobStore,
   createAzureBlobStore,
   createLocalBlobStore,
+  createS3BlobStore,
   manifestSchema,
 } from '@chunk-archiver/storage';
 import {
@@ -16,8 +17,10 @@ import {
   duckdbQuery,
   pgDatabase,
   type RedisServerHandle,
+  type S3rverHandle,
   startAzurite,
   startRedisServer,
+  startS3rver,
 } from '@chunk-archiver/testkit';
 import postgres from 'postgres';
 import { auditArchive } from '../../services/database-service/src/audit/audit-archive.js';
@@ -32,8 +35,8 @@ export interface ClusterOptions {
   rowsPerPartition?: number;
   /** Databases, each with its own `events` table (default 1). */
   databases?: number;
-  /** local disk (default), or Azurite behind a fault proxy. */
-  storage?: 'local' | 'azure';
+  /** local disk (default), or Azurite or s3rver behind a fault proxy. */
+  storage?: 'local' | 'azure' | 's3';
   managerConfig?: Record<string, unknown>;
   /** Merged into the manager's `defaults`. */
   managerDefaults?: Record<string, unknown>;
@@ -98,6 +101,7 @@ export async function createCluster(options: ClusterOptions = {}) {
   const databases: Array<{ name: string; url: string; sql: postgres.Sql; cleanup(): Promise<void> }> = [];
   const running: RunningService[] = [];
   let azurite: AzuriteHandle | undefined;
+  let s3: S3rverHandle | undefined;
   let proxy: FaultProxy | undefined;
   let root: string | undefined;
   let store: BlobStore;
@@ -111,6 +115,17 @@ export async function createCluster(options: ClusterOptions = {}) {
     store = await createAzureBlobStore({ container: 'archive', connectionString: azurite.connectionString });
     storageConfig = { backend: 'azure', prefix: 'archive', azure: { container: 'archive' } };
     serviceEnv.AZURE_STORAGE_CONNECTION_STRING = connectionString;
+  } else if (options.storage === 's3') {
+    s3 = await startS3rver();
+    proxy = await startFaultProxy(s3.port);
+    store = await createS3BlobStore({ bucket: 'archive', ...s3.client });
+    storageConfig = {
+      backend: 's3',
+      prefix: 'archive',
+      s3: { bucket: 'archive', endpoint: `http://127.0.0.1:${proxy.port}`, force_path_style: true },
+    };
+    serviceEnv.AWS_ACCESS_KEY_ID = s3.accessKeyId;
+    serviceEnv.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey;
   } else {
     root = await mkdtemp(join(tmpdir(), 'reliability-'));
     store = createLocalBlobStore({ root, container: 'archive' });
@@ -382,6 +397,7 @@ export async function createCluster(options: ClusterOptions = {}) {
         ['redis', () => redis.stop()],
         ['proxy', async () => proxy?.stop()],
         ['azurite', async () => azurite?.stop()],
+        ['s3rver', async () => s3?.stop()],
         ['storage', async () => (root ? rm(root, { recursive: true, force: true }) : undefined)],
       ] as const) {
         try {

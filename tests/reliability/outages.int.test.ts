@@ -38,18 +38,23 @@ describe('reliability: Redis and storage outages', () => {
 
   for (const mode of ['down', 'errors'] as const) {
     const label = mode === 'down' ? 'down' : 'answering 503 to everything';
-    it(`storage (Azurite) ${label} for ${OUTAGE_MS / 1000} s during uploads`, async () => {
-      await runFault(
-        `storage ${label} for ${OUTAGE_MS / 1000} s during uploads`,
-        { runs: RUNS, parallel: true, timeoutMs: 120_000, cluster: { storage: 'azure' } },
-        async (cluster) => {
-          const worker = await cluster.startWorker(SLOW_UPLOAD);
-          await cluster.startManager();
-          await worker.waitForLog(FAILPOINT_LOG('archive.mid-upload'));
-          cluster.proxy!.setMode(mode);
-          await pause(OUTAGE_MS);
-          cluster.proxy!.setMode('pass');
-        },
+    it(`storage (Azurite and s3rver) ${label} for ${OUTAGE_MS / 1000} s during uploads`, async () => {
+      // Both backends at once: each run has its own storage server behind its own fault proxy.
+      await Promise.all(
+        (['azure', 's3'] as const).map((storage) =>
+          runFault(
+            `storage (${storage === 'azure' ? 'Azurite' : 's3rver'}) ${label} for ${OUTAGE_MS / 1000} s during uploads`,
+            { runs: RUNS, parallel: true, timeoutMs: 120_000, cluster: { storage } },
+            async (cluster) => {
+              const worker = await cluster.startWorker(SLOW_UPLOAD);
+              await cluster.startManager();
+              await worker.waitForLog(FAILPOINT_LOG('archive.mid-upload'));
+              cluster.proxy!.setMode(mode);
+              await pause(OUTAGE_MS);
+              cluster.proxy!.setMode('pass');
+            },
+          ),
+        ),
       );
     }, 200_000);
   }
