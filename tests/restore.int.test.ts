@@ -375,3 +375,82 @@ describe('restore on the TimescaleDB helper: hypertable chunks, rows loaded by I
     expect(again.objects.map((o) => o.status)).toEqual(ledger.map(() => 'would_restore'));
   }, 180_000);
 });
+
+describe('restore of integer-range partitions', () => {
+  it('archives, drops and restores partitions of a bigint key, choosing them by integer bounds', async () => {
+    const { createLocalBlobStore } = await import('@chunk-archiver/storage');
+    const root = await mkdtemp(join(tmpdir(), 'restore-int-'));
+    const db = await pgDatabase('restoreint');
+    const sql = postgres(db.url, { max: 4, onnotice: () => {} });
+    let flow: Flow | undefined;
+    try {
+      await sql`create table counters (seq bigint not null, label text, amount numeric(12,3)) partition by range (seq)`;
+      for (const [name, from, to] of [
+        ['counters_0', 0, 1000],
+        ['counters_1', 1000, 2000],
+        ['counters_2', 2000, 3000],
+      ] as const) {
+        // DDL takes no bind parameters; names and bounds are constants of the test.
+        await sql.unsafe(`create table ${name} partition of counters for values from (${from}) to (${to})`);
+      }
+      await sql`insert into counters select g, 'label ' || g, g / 7.0 from generate_series(0, 2999) g`;
+      await sql`create table originals as select * from counters where seq < 2000`;
+      flow = await retentionFlow({
+        databases: {
+          main: { sql, tables: [{ name: 'counters', kind: 'partition', retention_integer: 1000 }] },
+        },
+        store: createLocalBlobStore({ root, container: 'archive' }),
+      });
+      await archiveAndDrop(flow, 'main');
+      expect((await flow.ledger('main')).map((c) => [c.chunk_name, c.state])).toEqual([
+        ['counters_0', 'dropped'],
+        ['counters_1', 'dropped'],
+      ]);
+      const bad = await refusal(
+        flow.manager.restorer.restore({ table: 'counters', from: '2020-01-01', to: '1500' }),
+      );
+      expect(bad).toMatchObject({ code: 'BAD_BOUND', field: 'from' });
+      const report = await flow.manager.restorer.restore({ table: 'counters', from: '500', to: '1500' });
+      expect(report.objects.map((o) => [o.chunk, o.status, o.restored_rows])).toEqual([
+        ['public.counters_0', 'restored', 1000],
+        ['public.counters_1', 'restored', 1000],
+      ]);
+      const [diff] = await sql<{ n: number }[]>`
+        select count(*)::int as n from (
+          (select t::text from originals t except all select t::text from counters t where seq < 2000)
+          union all
+          (select t::text from counters t where seq < 2000 except all select t::text from originals t)) x`;
+      expect(diff!.n).toBe(0);
+
+      // The same through the CLI, as an operator runs it: into a fresh table, and refused on a second go.
+      await sql`create table counters_copy (like counters)`;
+      const config = join(root, 'config.json');
+      await writeFile(
+        config,
+        JSON.stringify({
+          storage: { backend: 'local', prefix: 'archive', local: { path: root, container: 'archive' } },
+          databases: { main: { url: db.url, tables: [{ name: 'counters', kind: 'partition' }] } },
+        }),
+      );
+      const cli = (...args: string[]) =>
+        promisify(execFile)(process.execPath, [CLI, 'restore', '--config', config, ...args]).then(
+          (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+          (e: { code: number; stdout: string; stderr: string }) => e,
+        );
+      const args = ['--table', 'counters', '--from', '0', '--to', '2000', '--into', 'public.counters_copy'];
+      const ok = await cli(...args);
+      expect(ok.code).toBe(0);
+      expect((JSON.parse(ok.stdout) as { ok: boolean; objects: unknown[] }).objects).toHaveLength(2);
+      expect(await sql`select count(*)::int as n from counters_copy`).toEqual([{ n: 2000 }]);
+      const again = await cli(...args);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/^error: public.counters_copy already holds rows/);
+      expect((await cli('--table', 'counters', '--from', '0')).code).toBe(2);
+    } finally {
+      await flow?.stop();
+      await sql.end({ timeout: 5 });
+      await db.cleanup();
+      await rm(root, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
