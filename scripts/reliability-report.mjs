@@ -150,6 +150,11 @@ out.push(`## Found and fixed by this suite
 - **A terminated PostgreSQL session crashed the manager.** postgres.js 3.4.9 throws from a timer
   when a queued write meets a closed socket (porsager/postgres#1208, unfixed upstream); the
   project patches it (\`patches/postgres@3.4.9.patch\`) to fail the waiting query instead.
+- **A transaction's statements ran outside it after its session was terminated.** postgres.js
+  3.4.9 lets a \`sql.begin()\` callback that outlives its connection send its remaining statements
+  on the reconnected connection, in autocommit (porsager/postgres#1216): a drop whose transaction
+  was terminated during its failpoint still ran \`DROP TABLE\`, without its lock, and the ledger
+  marked the chunk dead. Patched too; \`packages/pg/test/driver-patch.int.test.ts\` proves both fixes.
 - **The leader lock never recovered from a terminated session.** The pool kept handing the broken
   reserved connection back. The lock now has a connection of its own, replaced whole when it dies.
 

@@ -1,0 +1,68 @@
+import { pgSchema, testDatabaseUrl } from '@chunk-archiver/testkit';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The project patches postgres.js 3.4.9 (patches/postgres@3.4.9.patch). These pin both fixes
+ * down: without them a terminated session crashes the process, or a transaction callback that
+ * outlives its connection runs its remaining statements outside any transaction.
+ */
+describe('postgres.js, as patched', () => {
+  let schema: Awaited<ReturnType<typeof pgSchema>>;
+  const admin = postgres(testDatabaseUrl(), { max: 1, onnotice: () => {} });
+
+  beforeAll(async () => {
+    schema = await pgSchema('driver');
+    await schema.sql`create table guard (x int)`;
+  });
+  afterAll(async () => {
+    await schema?.cleanup();
+    await admin.end({ timeout: 5 });
+  });
+
+  it('rejects the rest of a transaction whose session was terminated, even after the connection is reused', async () => {
+    // One connection, so the pool reconnects the very connection the transaction was on.
+    const sql = postgres(testDatabaseUrl(), {
+      max: 1,
+      onnotice: () => {},
+      connection: { search_path: schema.schema },
+    });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let backend = 0;
+    let late: unknown;
+    let lateSettled!: () => void;
+    const settled = new Promise<void>((resolve) => {
+      lateSettled = resolve;
+    });
+    const transaction = sql
+      .begin(async (tx) => {
+        backend = (await tx<{ pid: number }[]>`select pg_backend_pid() as pid`)[0]!.pid;
+        await gate;
+        try {
+          await tx`insert into guard values (1)`;
+        } catch (error) {
+          late = error;
+        } finally {
+          lateSettled();
+        }
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    while (!backend) await new Promise((r) => setTimeout(r, 10));
+    await admin`select pg_terminate_backend(${backend})`;
+    expect(await transaction).toMatchObject({ code: expect.stringMatching(/CONNECTION|57P01/) });
+    // The pool reconnects the same connection object for an unrelated query...
+    expect(await sql`select 1 as one`).toEqual([{ one: 1 }]);
+    // ...and the orphaned callback's next statement must fail, not run there in autocommit.
+    release();
+    await settled;
+    expect(late).toBeInstanceOf(Error);
+    expect(await admin`select count(*)::int as n from ${admin(schema.schema)}.guard`).toEqual([{ n: 0 }]);
+    await sql.end({ timeout: 5 });
+  });
+});
