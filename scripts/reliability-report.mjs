@@ -115,7 +115,9 @@ back. Then it is let back in and catches up.
     out.push(`| rows lost / wrong drops | ${l.rows_lost} / ${l.wrong_drops} |`);
   }
   out.push(`
-Small chunks make this a measure of per-chunk overhead (scan, request, lock, snapshot, upload,
+\`pnpm reliability\` runs this next to another file of the suite (two at a time on two cores); run
+alone (\`pnpm exec vitest run tests/reliability/load.int.test.ts\` with \`RELIABILITY_RESULTS\` set) it
+measured 2,730–2,874 chunks per minute. Small chunks make this a measure of per-chunk overhead (scan, request, lock, snapshot, upload,
 verification, manifest, confirmation, drop transaction); for bulk throughput of large chunks see
 the benchmark (\`pnpm bench\`, README).
 `);
