@@ -8,7 +8,7 @@ import {
   createAzureBlobStore,
   createLocalBlobStore,
   createS3BlobStore,
-  manifestSchema,
+  readManifest,
 } from '@chunk-archiver/storage';
 import {
   type AzuriteHandle,
@@ -336,19 +336,14 @@ export async function createCluster(options: ClusterOptions = {}) {
           fail(`archived under ${row.object_key}, not its key ${keys.dataKey}`);
           continue;
         }
-        const manifest = manifestSchema.safeParse(
-          JSON.parse((await store.read(keys.manifestKey).catch(() => Buffer.from('null'))).toString('utf8')),
-        );
-        if (!manifest.success) {
+        const manifest = await readManifest(store, keys.manifestKey).catch(() => undefined);
+        if (!manifest) {
           fail('no readable manifest');
           continue;
         }
-        if (
-          manifest.data.row_count !== original.rows ||
-          manifest.data.content_checksum !== original.checksum
-        ) {
+        if (manifest.row_count !== original.rows || manifest.content_checksum !== original.checksum) {
           fail(
-            `manifest says ${manifest.data.row_count} rows / ${manifest.data.content_checksum}, the chunk had ${original.rows} / ${original.checksum}`,
+            `manifest says ${manifest.row_count} rows / ${manifest.content_checksum}, the chunk had ${original.rows} / ${original.checksum}`,
           );
           continue;
         }

@@ -11,5 +11,11 @@ export { isRetryableStorageFailure, StorageError, storageFailure } from './error
 export { hashing, rechunk, sha256Of } from './hashing.js';
 export { type ArchiveKeys, archiveKeys, MANIFEST_SUFFIX, tableArchivePrefix } from './keys.js';
 export { createLocalBlobStore, type LocalBlobStoreOptions } from './local-blob-store.js';
-export { CHECKSUM_DEFINITION, MANIFEST_VERSION, type Manifest, manifestSchema } from './manifest.js';
+export {
+  CHECKSUM_DEFINITION,
+  MANIFEST_VERSION,
+  type Manifest,
+  manifestSchema,
+  readManifest,
+} from './manifest.js';
 export { createS3BlobStore, type S3BlobStoreOptions } from './s3-blob-store.js';

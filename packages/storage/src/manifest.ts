@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { BlobStore } from './blob-store.js';
 
 export const MANIFEST_VERSION = 1;
 
@@ -37,6 +38,11 @@ export const manifestSchema = z
   .strict();
 
 export type Manifest = z.infer<typeof manifestSchema>;
+
+/** Reads and validates one manifest; throws when it is missing, not JSON, or not a manifest. */
+export async function readManifest(store: BlobStore, key: string): Promise<Manifest> {
+  return manifestSchema.parse(JSON.parse((await store.read(key)).toString('utf8')));
+}
 
 /** The manifest names how its checksum was computed, so a future change cannot be confused with it. */
 export const CHECKSUM_DEFINITION =

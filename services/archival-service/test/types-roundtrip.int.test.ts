@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chunkContentChecksum } from '@chunk-archiver/pg';
-import { createLocalBlobStore, manifestSchema } from '@chunk-archiver/storage';
+import { createLocalBlobStore, readManifest } from '@chunk-archiver/storage';
 import { duckdbLiteral, duckdbQuery, pgSchema } from '@chunk-archiver/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveChunk } from '../src/archive-chunk.js';
@@ -79,9 +79,7 @@ describe('Parquet type fidelity (local PostgreSQL → local disk → DuckDB)', (
     expect(result.manifest.row_count).toBe(3);
     expect(result.manifest.content_checksum).toBe(expected.checksum);
 
-    const manifest = manifestSchema.parse(
-      JSON.parse((await store.read(result.object.manifest_key)).toString()),
-    );
+    const manifest = await readManifest(store, result.object.manifest_key);
     expect(manifest.sha256).toBe(result.manifest.sha256);
 
     const file = duckdbLiteral(join(root, 'archive', result.object.key));

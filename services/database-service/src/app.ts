@@ -99,7 +99,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     return reply.code(status).send({
       statusCode: status,
-      error: status === 415 ? 'Unsupported Media Type' : 'Bad Request',
+      // Other 4xx (401, 413, ...) have always answered 'Bad Request' here.
+      error: status === 415 ? STATUS_TEXT[415] : STATUS_TEXT[400],
       message: error.message,
     });
   });

@@ -1,5 +1,5 @@
 import type { ArchivalSuccess } from '@chunk-archiver/events';
-import { archiveKeys, type BlobStore, manifestSchema } from '@chunk-archiver/storage';
+import { archiveKeys, type BlobStore, type Manifest, readManifest } from '@chunk-archiver/storage';
 
 export type VerifyOutcome = { ok: true } | { ok: false; code: string; message: string };
 
@@ -44,7 +44,7 @@ export async function verifyArchive(
       message: `object ${object.key} sha256 ${info.sha256 ?? 'unknown'} ≠ confirmed ${manifest.sha256}`,
     };
   }
-  let stored: ReturnType<typeof manifestSchema.parse>;
+  let stored: Manifest;
   try {
     if (!(await store.stat(object.manifest_key))) {
       return {
@@ -53,7 +53,7 @@ export async function verifyArchive(
         message: `manifest ${object.manifest_key} does not exist`,
       };
     }
-    stored = manifestSchema.parse(JSON.parse((await store.read(object.manifest_key)).toString('utf8')));
+    stored = await readManifest(store, object.manifest_key);
   } catch (error) {
     return {
       ok: false,

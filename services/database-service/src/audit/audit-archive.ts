@@ -1,5 +1,5 @@
 import { coerceError } from '@chunk-archiver/common';
-import { type BlobStore, MANIFEST_SUFFIX, type Manifest, manifestSchema } from '@chunk-archiver/storage';
+import { type BlobStore, MANIFEST_SUFFIX, type Manifest, readManifest } from '@chunk-archiver/storage';
 import { fetchObject } from '../restore/fetch-object.js';
 import { openArchivedParquet, readArchivedRows } from '../restore/parquet-rows.js';
 
@@ -122,7 +122,7 @@ async function checkOne(
   const problem = (code: ProblemCode, key: string, message: string) => problems.push({ code, key, message });
   let manifest: Manifest;
   try {
-    manifest = manifestSchema.parse(JSON.parse((await store.read(manifestKey)).toString('utf8')));
+    manifest = await readManifest(store, manifestKey);
   } catch (error) {
     problem(
       'MANIFEST_INVALID',

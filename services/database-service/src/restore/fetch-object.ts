@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { BlobStore } from '@chunk-archiver/storage';
+import { type BlobStore, hashing } from '@chunk-archiver/storage';
 
 export interface FetchedObject {
   path: string;
@@ -28,17 +26,10 @@ export async function fetchObject(
   const dispose = () => rm(dir, { recursive: true, force: true });
   try {
     const path = join(dir, 'object.parquet');
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const tap = new Transform({
-      transform(piece: Buffer, _encoding, done) {
-        hash.update(piece);
-        bytes += piece.length;
-        done(null, piece);
-      },
-    });
-    await pipeline(await store.readStream(key), tap, createWriteStream(path, { mode: 0o600 }));
-    return { path, bytes, sha256: hash.digest('hex'), dispose };
+    const hashed = hashing(await store.readStream(key));
+    await pipeline(hashed.stream, createWriteStream(path, { mode: 0o600 }));
+    const { bytes, sha256 } = hashed.result();
+    return { path, bytes, sha256, dispose };
   } catch (error) {
     await dispose();
     throw error;

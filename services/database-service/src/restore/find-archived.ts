@@ -3,7 +3,7 @@ import {
   type BlobStore,
   MANIFEST_SUFFIX,
   type Manifest,
-  manifestSchema,
+  readManifest,
   tableArchivePrefix,
 } from '@chunk-archiver/storage';
 import { RestoreError } from '../errors.js';
@@ -38,8 +38,7 @@ export async function findArchivedChunks(
   for await (const item of store.list(prefix)) {
     if (!item.key.endsWith(MANIFEST_SUFFIX)) continue;
     try {
-      const manifest = manifestSchema.parse(JSON.parse((await store.read(item.key)).toString('utf8')));
-      manifests.push({ manifestKey: item.key, manifest });
+      manifests.push({ manifestKey: item.key, manifest: await readManifest(store, item.key) });
     } catch (error) {
       unreadable.push(`${item.key} (${coerceError(error).message.split('\n')[0]})`);
     }

@@ -218,7 +218,8 @@ export async function restoreRange(deps: RestoreDeps, request: RestoreRequest): 
           end: selection.chunks[selection.chunks.length - 1]!.manifest.range.end,
         }
       : null,
-    held: intoSource && !request.dryRun && selection.chunks.length > 0,
+    // Set once the chunks are in: a dry run, or a restore where every chunk failed, holds nothing.
+    held: false,
     objects,
     ok: true,
   };
