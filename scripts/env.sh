@@ -47,3 +47,21 @@ ensure_services() {
     for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
   fi
 }
+
+# Installs the real TimescaleDB (built from ../shared/timescaledb's release source) into this
+# machine's PostgreSQL when it is not there yet, and makes sure it is preloaded. Instant when it is.
+ensure_timescaledb() {
+  local installer="${TIMESCALEDB_INSTALLER:-$ROOT/../shared/timescaledb/install.sh}"
+  local q="select (select default_version from pg_available_extensions where name = 'timescaledb') || ':' || current_setting('shared_preload_libraries')"
+  local have
+  have="$(psql -h 127.0.0.1 -U postgres -d postgres -Atqc "$q" 2>/dev/null || true)"
+  case "$have" in
+    2.*:*timescaledb*) return 0 ;;
+  esac
+  if [ ! -f "$installer" ]; then
+    echo "[env] TimescaleDB is missing and $installer is not there; install TimescaleDB 2.28 into PostgreSQL or set TEST_TIMESCALEDB_URL" >&2
+    return 1
+  fi
+  echo "[env] installing TimescaleDB into the local PostgreSQL (about 2 minutes the first time)" >&2
+  bash "$installer" >&2 || return 1
+}

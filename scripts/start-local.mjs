@@ -1,12 +1,12 @@
-// `./dev start`: the whole product on this machine, no Docker. Azurite (storage) and, unless
-// TIMESCALEDB_URL is set, the in-process TimescaleDB run inside this process; both services run
-// as child processes against this machine's PostgreSQL and Redis. A demo database with expired
+// `./dev start`: the whole product on this machine, no Docker. Azurite (storage) runs inside this
+// process; both services run as child processes against this machine's PostgreSQL (with the real
+// TimescaleDB that ./dev installs) and Redis. A demo database with expired
 // data is created fresh on every start so archival is visible within a minute. Ctrl-C stops all.
 import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startAzurite, startTimescale } from '@chunk-archiver/testkit';
+import { startAzurite } from '@chunk-archiver/testkit';
 import postgres from 'postgres';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -55,11 +55,19 @@ await demo`insert into audit_log
 await demo.end();
 say(`demo database ${demoDb}: audit_log with 32 monthly partitions, 150,000 rows reaching back ~28 months`);
 
-// 3. TimescaleDB: a real server from TIMESCALEDB_URL, else the in-process build.
-const timescale = process.env.TIMESCALEDB_URL
-  ? undefined
-  : await startTimescale({ port: Number(process.env.TIMESCALE_PORT ?? 54329) });
-const tsUrl = process.env.TIMESCALEDB_URL ?? timescale.url;
+// 3. TimescaleDB: a real server from TIMESCALEDB_URL, else a demo database on this machine's
+// PostgreSQL, which ./dev has given the real extension (../shared/timescaledb/install.sh).
+const tsDb = 'chunk_archiver_demo_tsdb';
+let tsUrl = process.env.TIMESCALEDB_URL;
+if (!tsUrl) {
+  const tsAdmin = postgres(pgUrl, { max: 1, onnotice: () => {} });
+  await tsAdmin`drop database if exists ${tsAdmin(tsDb)} with (force)`;
+  await tsAdmin`create database ${tsAdmin(tsDb)}`;
+  await tsAdmin.end();
+  const url = new URL(pgUrl);
+  url.pathname = `/${tsDb}`;
+  tsUrl = url.toString();
+}
 const ts = postgres(tsUrl, { max: 1, onnotice: () => {} });
 await ts`create extension if not exists timescaledb`;
 await ts`drop table if exists metrics`;
@@ -68,15 +76,15 @@ await ts`select create_hypertable('metrics', by_range('time', interval '30 days'
 await ts`insert into metrics
   select t, d, 15 + random() * 15, 30 + random() * 50
   from generate_series(now() - interval '900 days', now(), interval '30 minutes') t, generate_series(1, 2) d`;
+// As in production: old chunks are compressed by the time retention reaches them.
+await ts`alter table metrics set (timescaledb.compress, timescaledb.compress_segmentby = 'device')`;
+await ts`select compress_chunk(c) from show_chunks('metrics', older_than => interval '400 days') c`;
 await ts.end();
 say(
-  `TimescaleDB ${timescale ? `(in-process, ${tsUrl})` : '(TIMESCALEDB_URL)'}: hypertable metrics, 30-day chunks over 900 days`,
+  `TimescaleDB ${process.env.TIMESCALEDB_URL ? '(TIMESCALEDB_URL)' : `(database ${tsDb})`}: hypertable metrics, 30-day chunks over 900 days, compressed past 400 days`,
 );
 
 // 4. Configuration for both services.
-const timescaleDb = timescale
-  ? { url: tsUrl, pool: { max: 1, idle_timeout_s: 1 }, leader_election: false, restore_method: 'insert' }
-  : { url: tsUrl };
 const storage = {
   backend: storageBackend,
   prefix: 'archive',
@@ -96,7 +104,7 @@ const databaseServiceConfig = {
   },
   databases: {
     demo: { url: demoUrl.toString(), tables: [{ schema: 'public', name: 'audit_log', kind: 'partition' }] },
-    tsdb: { ...timescaleDb, tables: [{ schema: 'public', name: 'metrics', kind: 'timescaledb' }] },
+    tsdb: { url: tsUrl, tables: [{ schema: 'public', name: 'metrics', kind: 'timescaledb' }] },
   },
 };
 const archivalServiceConfig = {
@@ -105,7 +113,7 @@ const archivalServiceConfig = {
   max_concurrent_archival_tasks: 2,
   databases: {
     demo: { url: demoUrl.toString() },
-    tsdb: timescale ? { url: tsUrl, pool: { max: 1, idle_timeout_s: 1 } } : { url: tsUrl },
+    tsdb: { url: tsUrl },
   },
 };
 const dbConfigPath = join(dataDir, 'database-service.json');
@@ -148,7 +156,6 @@ async function stop(code) {
         }),
     ),
   );
-  await timescale?.stop().catch(() => {});
   await azurite?.stop().catch(() => {});
   process.exit(code);
 }

@@ -6,7 +6,6 @@ import { promisify } from 'node:util';
 import { silentLogger } from '@chunk-archiver/common';
 import { type BlobStore, MANIFEST_SUFFIX } from '@chunk-archiver/storage';
 import {
-  embeddedTimescaleOptions,
   pgDatabase,
   startTimescale,
   type TimescaleHandle,
@@ -300,7 +299,7 @@ describe.each(Object.keys(BACKENDS))(
   },
 );
 
-describe('restore on the TimescaleDB helper: hypertable chunks, rows loaded by INSERT', () => {
+describe('restore on a real TimescaleDB: hypertable chunks', () => {
   let ts: TimescaleHandle;
   let sql: postgres.Sql;
   let flow: Flow;
@@ -308,7 +307,7 @@ describe('restore on the TimescaleDB helper: hypertable chunks, rows loaded by I
 
   beforeAll(async () => {
     ts = await startTimescale();
-    sql = postgres(ts.url, embeddedTimescaleOptions);
+    sql = postgres(ts.url, { max: 4, onnotice: () => {} });
     root = await mkdtemp(join(tmpdir(), 'restore-ts-'));
   }, 60_000);
   afterAll(async () => {
@@ -328,7 +327,6 @@ describe('restore on the TimescaleDB helper: hypertable chunks, rows loaded by I
         tsdb: {
           sql,
           tables: [{ schema: 'public', name: 'readings', kind: 'timescaledb' }],
-          settings: { restore_method: 'insert', leader_election: false },
         },
       },
       store,

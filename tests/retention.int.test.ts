@@ -12,7 +12,6 @@ import {
   type AzuriteHandle,
   duckdbLiteral,
   duckdbQuery,
-  embeddedTimescaleOptions,
   pgDatabase,
   startAzurite,
   startTimescale,
@@ -237,7 +236,7 @@ describe('retention manager on a TimescaleDB hypertable', () => {
 
   beforeAll(async () => {
     ts = await startTimescale();
-    sql = postgres(ts.url, { ...embeddedTimescaleOptions, connection: { TimeZone: 'UTC' } });
+    sql = postgres(ts.url, { max: 4, onnotice: () => {}, connection: { TimeZone: 'UTC' } });
     root = await mkdtemp(join(tmpdir(), 'archive-'));
   });
   afterAll(async () => {

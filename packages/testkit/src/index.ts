@@ -12,4 +12,4 @@ export { pgDatabase, pgSchema, type Sql } from './postgres.js';
 export { redisNamespace } from './redis.js';
 export { type RedisServerHandle, startRedisServer } from './redis-server.js';
 export { type S3rverHandle, startS3rver } from './s3rver.js';
-export { embeddedTimescaleOptions, startTimescale, type TimescaleHandle } from './timescale.js';
+export { startTimescale, type TimescaleHandle, TimescaleMissingError } from './timescale.js';

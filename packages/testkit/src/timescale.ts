@@ -1,100 +1,88 @@
-import { freePort } from './free-port.js';
+import postgres from 'postgres';
+import { testDatabaseUrl, uniqueName } from './env.js';
 
 export interface TimescaleHandle {
-  /** postgres:// URL of the server. Use `max: 1` with the in-process server: it has one session. */
+  /** postgres:// URL of a fresh database with the timescaledb extension created. */
   url: string;
-  /** True when this is the in-process PGlite build, false for a real server from TEST_TIMESCALEDB_URL. */
-  embedded: boolean;
+  /** The database's name, for tests that need to name it (a second connection, say). */
+  database: string;
+  /** TimescaleDB's version as installed in that database (e.g. `2.28.3`). */
+  version: string;
+  /** Drops the database. */
   stop(): Promise<void>;
 }
 
-interface FramedHandler {
-  handleData(data: Buffer): Promise<number>;
-  socket: object | null;
-  __framed?: true;
+/** Thrown when the server has no TimescaleDB to create: the fix is one command. */
+export class TimescaleMissingError extends Error {
+  override name = 'TimescaleMissingError';
 }
 
-/** The first messages of a connection carry no type byte; SSL and GSS requests precede the startup. */
-const SSL_REQUEST = 80877103;
-const GSSENC_REQUEST = 80877104;
+const INSTALL_HINT =
+  'run `bash ../shared/timescaledb/install.sh` (./dev and .ci/run do this for you), or set TEST_TIMESCALEDB_URL to a server that has it';
 
 /**
- * pglite-socket 0.0.19 hands each TCP read straight to PGlite, so a protocol message split across
- * two reads (any statement or COPY over ~64 KiB) crashes the WebAssembly module. This makes it pass
- * whole messages only, holding back a partial one until the rest arrives.
+ * A database of its own on a real TimescaleDB server, with the extension created. The server is
+ * TEST_TIMESCALEDB_URL when set, else this machine's PostgreSQL (where
+ * `../shared/timescaledb/install.sh` installs and preloads TimescaleDB). Each call gets a new
+ * database, so tests never share chunks, jobs or catalog state; `stop()` drops it.
  */
-function frameMessages(handler: FramedHandler): void {
-  if (handler.__framed) return;
-  handler.__framed = true;
-  const original = handler.handleData;
-  const states = new WeakMap<object, { pending: Buffer; startup: boolean }>();
-  handler.handleData = function (this: FramedHandler, data: Buffer): Promise<number> {
-    const key = this.socket ?? this;
-    let state = states.get(key);
-    if (!state) {
-      state = { pending: Buffer.alloc(0), startup: true };
-      states.set(key, state);
-    }
-    const buffer = state.pending.length ? Buffer.concat([state.pending, data]) : data;
-    let offset = 0;
-    for (;;) {
-      const rest = buffer.length - offset;
-      if (state.startup) {
-        if (rest < 8) break;
-        const length = buffer.readInt32BE(offset);
-        if (rest < length) break;
-        const code = buffer.readInt32BE(offset + 4);
-        if (code !== SSL_REQUEST && code !== GSSENC_REQUEST) state.startup = false;
-        offset += length;
-      } else {
-        if (rest < 5) break;
-        const length = buffer.readInt32BE(offset + 1);
-        if (rest < 1 + length) break;
-        offset += 1 + length;
-      }
-    }
-    state.pending = Buffer.from(buffer.subarray(offset));
-    if (offset === 0) return Promise.resolve(0);
-    return original.call(this, buffer.subarray(0, offset));
-  };
-}
-
-/**
- * A TimescaleDB to test against. A real server when TEST_TIMESCALEDB_URL is set; otherwise a PGlite
- * build (PostgreSQL 17 + TimescaleDB compiled to WebAssembly) served over the PostgreSQL wire
- * protocol on a loopback port, because Debian has no TimescaleDB package and there is no Docker
- * engine here.
- */
-export async function startTimescale(
-  options: { port?: number; dataDir?: string } = {},
-): Promise<TimescaleHandle> {
-  const external = process.env.TEST_TIMESCALEDB_URL;
-  if (external) return { url: external, embedded: false, stop: async () => {} };
-
-  const { PGlite } = await import('@electric-sql/pglite');
-  const { timescaledb } = await import('@electric-sql/pglite/timescaledb');
-  const { PGLiteSocketServer, PGLiteSocketHandler } = await import('@electric-sql/pglite-socket');
-  frameMessages(PGLiteSocketHandler.prototype as unknown as FramedHandler);
-  const db = await PGlite.create({ dataDir: options.dataDir, extensions: { timescaledb } });
-  await db.exec('create extension if not exists timescaledb');
-  const port = options.port ?? (await freePort());
-  const server = new PGLiteSocketServer({ db, port, host: '127.0.0.1' });
-  await server.start();
-  let stopped = false;
+export async function startTimescale(options: { name?: string } = {}): Promise<TimescaleHandle> {
+  const server = process.env.TEST_TIMESCALEDB_URL ?? testDatabaseUrl();
+  const database = uniqueName(options.name ?? 'tsdb');
+  const admin = postgres(server, { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  try {
+    const [available] = await admin<{ version: string | null }[]>`
+      select (select default_version from pg_available_extensions where name = 'timescaledb') as version`;
+    if (!available?.version) throw new TimescaleMissingError(`TimescaleDB is not installed on ${redact(server)}: ${INSTALL_HINT}`);
+    await admin`create database ${admin(database)}`;
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+  const target = new URL(server);
+  target.pathname = `/${database}`;
+  const url = target.toString();
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  let version: string;
+  try {
+    await sql`create extension if not exists timescaledb`;
+    const [row] = await sql<{ v: string }[]>`select extversion as v from pg_extension where extname = 'timescaledb'`;
+    version = row!.v;
+  } catch (error) {
+    await dropDatabase(server, database);
+    const message = (error as Error).message;
+    if (/shared_preload_libraries/.test(message))
+      throw new TimescaleMissingError(`TimescaleDB is not preloaded on ${redact(server)}: ${INSTALL_HINT}`);
+    throw error;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+  let stopped: Promise<void> | undefined;
   return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    embedded: true,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      try {
-        await server.stop();
-      } finally {
-        await db.close();
-      }
+    url,
+    database,
+    version,
+    stop() {
+      stopped ??= dropDatabase(server, database);
+      return stopped;
     },
   };
 }
 
-/** postgres.js options the in-process server needs: one session, and silence for its debug notices. */
-export const embeddedTimescaleOptions = { max: 1, onnotice: () => {} } as const;
+async function dropDatabase(server: string, database: string): Promise<void> {
+  const admin = postgres(server, { max: 1, onnotice: () => {} });
+  try {
+    await admin`drop database if exists ${admin(database)} with (force)`;
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+}
+
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return `${parsed.host}`;
+  } catch {
+    return '(unparseable url)';
+  }
+}

@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { embeddedTimescaleOptions, startTimescale, type TimescaleHandle } from '../src/index.js';
+import { startTimescale, type TimescaleHandle } from '../src/index.js';
 
 describe('TimescaleDB helper', () => {
   let ts: TimescaleHandle;
@@ -8,7 +8,7 @@ describe('TimescaleDB helper', () => {
 
   beforeAll(async () => {
     ts = await startTimescale();
-    sql = postgres(ts.url, embeddedTimescaleOptions);
+    sql = postgres(ts.url, { max: 4, onnotice: () => {} });
   });
   afterAll(async () => {
     await sql?.end({ timeout: 5 });

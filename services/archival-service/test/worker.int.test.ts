@@ -10,7 +10,6 @@ import { createS3BlobStore } from '@chunk-archiver/storage';
 import {
   duckdbLiteral,
   duckdbQuery,
-  embeddedTimescaleOptions,
   redisNamespace,
   type S3rverHandle,
   startS3rver,
@@ -33,7 +32,7 @@ describe('archival workers on TimescaleDB hypertable chunks, through the bus, in
 
   beforeAll(async () => {
     ts = await startTimescale();
-    sql = postgres(ts.url, { ...embeddedTimescaleOptions, connection: { TimeZone: 'UTC' } });
+    sql = postgres(ts.url, { max: 4, onnotice: () => {}, connection: { TimeZone: 'UTC' } });
     await sql`create table conditions (time timestamptz not null, device int not null, temp double precision, meta jsonb)`;
     await sql`select create_hypertable('conditions', by_range('time', interval '1 day'))`;
     await sql`insert into conditions
