@@ -14,6 +14,7 @@ import { createRequestHandler } from '../services/archival-service/src/handler.j
 import { createArchivalMetrics } from '../services/archival-service/src/metrics.js';
 import { createArchivalWorker } from '../services/archival-service/src/worker.js';
 import { retentionConfigSchema } from '../services/database-service/src/config.js';
+import { ledgerIdentity } from '../services/database-service/src/ledger/identity.js';
 import type { LedgerChunk } from '../services/database-service/src/ledger/types.js';
 import { createRetentionManager, type RetentionManager } from '../services/database-service/src/manager.js';
 
@@ -119,20 +120,7 @@ export async function retentionFlow(options: {
     /** Runs the archival handler on a ledger row's current request, as a worker would, without the bus. */
     async archiveDirectly(database: string, row: LedgerChunk): Promise<ArchivalConfirmation> {
       const request: ArchivalRequest = buildArchivalRequest(
-        {
-          database,
-          source_kind: row.source_kind,
-          table_schema: row.table_schema,
-          table_name: row.table_name,
-          chunk_schema: row.chunk_schema,
-          chunk_name: row.chunk_name,
-          time_column: row.time_column,
-          dimension_type: row.dimension_type,
-          chunk_start_time: row.range_start,
-          chunk_end_time: row.range_end,
-          attempt: row.attempts,
-          requested_at: new Date().toISOString(),
-        },
+        { ...ledgerIdentity(database, row), attempt: row.attempts, requested_at: new Date().toISOString() },
         { producer: 'test', eventId: row.request_event_id! },
       );
       const before = confirmations.length;

@@ -5,11 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { silentLogger } from '@chunk-archiver/common';
 import { type BlobStore, MANIFEST_SUFFIX } from '@chunk-archiver/storage';
-import {
-  pgDatabase,
-  startTimescale,
-  type TimescaleHandle,
-} from '@chunk-archiver/testkit';
+import { pgDatabase, startTimescale, type TimescaleHandle } from '@chunk-archiver/testkit';
 import postgres from 'postgres';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

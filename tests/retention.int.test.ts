@@ -141,6 +141,7 @@ describe('retention manager with the archival worker: native partitions on Azuri
     const febIdentity = {
       ...good.data,
       chunk_name: feb!.chunk_name,
+      chunk_oid: String(feb!.chunk_oid),
       chunk_start_time: feb!.range_start,
       chunk_end_time: feb!.range_end,
     };
@@ -154,17 +155,32 @@ describe('retention manager with the archival worker: native partitions on Azuri
       },
     };
     await flow.manager.handleConfirmation(missing);
-    // The real object, with a sha256 that does not match it.
+    // The real object, with a sha256 that does not match it: the message lies about what is
+    // stored, so it is refused and changes nothing.
     await flow.manager.handleConfirmation({
       ...good,
       data: { ...good.data, manifest: { ...good.data.manifest, sha256: 'f'.repeat(64) } },
     });
+    // A stored object whose bytes no longer match its manifest fails verification.
+    await store.upload(
+      good.data.object.key,
+      (async function* () {
+        yield Buffer.from('not parquet');
+      })(),
+    );
+    await flow.manager.handleConfirmation({
+      ...good,
+      data: { ...good.data, manifest: { ...good.data.manifest, bytes: 11 } },
+    });
 
     const ledger = await flow.ledger('main');
     expect(ledger.map((c) => [c.state, c.last_error_code])).toEqual([
-      ['failed', 'SHA256_MISMATCH'],
+      ['failed', 'SIZE_MISMATCH'],
       ['failed', 'OBJECT_MISSING'],
     ]);
+    const refusals =
+      await sql`select detail from archiver.chunk_events where chunk_id = ${jan!.id} and detail like '%refused%'`;
+    expect(refusals.map((r) => r.detail)).toEqual([expect.stringContaining('MANIFEST_MISMATCH')]);
     const [counts] =
       await sql`select (select count(*) from audit_2020_01)::int as jan, (select count(*) from audit_2020_02)::int as feb`;
     expect(counts!.jan).toBeGreaterThan(0);

@@ -39,6 +39,17 @@ export const rangeBound = z
     message: 'must be an ISO-8601 timestamp or a decimal integer',
   });
 
+/** A decimal int8, as PostgreSQL prints it (hash-dimension bounds reach ±2^63). */
+const int8Text = z.string().regex(/^-?\d{1,19}$/, 'must be a decimal integer');
+
+/**
+ * A hypertable chunk's slice of one secondary dimension (a space/hash partition, or a second open
+ * dimension), in TimescaleDB's internal bounds. Chunks of different space partitions share a time
+ * range; their slices tell them apart.
+ */
+export const dimensionSlice = z.object({ column: pgIdentifier, start: int8Text, end: int8Text }).strict();
+export type DimensionSlice = z.infer<typeof dimensionSlice>;
+
 /** The identity of one chunk, carried by requests and echoed by confirmations. */
 export const chunkIdentity = z.object({
   database: databaseName,
@@ -51,6 +62,16 @@ export const chunkIdentity = z.object({
   dimension_type: dimensionType.default('timestamp'),
   chunk_start_time: rangeBound,
   chunk_end_time: rangeBound,
+  /**
+   * The chunk table's OID when it was discovered. A table dropped and re-created under the same
+   * name gets a new OID, so it is a new chunk with an archive of its own.
+   */
+  chunk_oid: z
+    .string()
+    .regex(/^[1-9]\d{0,9}$/, 'must be a PostgreSQL OID')
+    .optional(),
+  /** Secondary dimension slices, primary dimension excluded; absent or empty for one dimension. */
+  dimension_slices: z.array(dimensionSlice).max(16).optional(),
 });
 export type ChunkIdentity = z.infer<typeof chunkIdentity>;
 

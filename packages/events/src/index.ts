@@ -10,7 +10,14 @@ export {
   type ObjectLocation,
   type StorageBackendKind,
 } from './confirmation.js';
-export { type ChunkIdentity, type DimensionType, databaseName, type SourceKind } from './fields.js';
+export {
+  type ChunkIdentity,
+  type DimensionSlice,
+  type DimensionType,
+  databaseName,
+  dimensionSlice,
+  type SourceKind,
+} from './fields.js';
 export {
   type EventErrorCode,
   EventValidationError,

@@ -5,15 +5,32 @@ export {
   poolSchema,
   resolveUrl,
 } from './connection.js';
-export { PINNED_SETTINGS, pinSession } from './session.js';
+export { PINNED_SETTINGS, pinSession, TIMESCALEDB_READ_SETTINGS } from './session.js';
 export {
   type ChunkRange,
+  type DimensionSlice,
   findHypertableChunk,
   findPartition,
   type HypertableChunk,
   hasTimescaleDb,
+  hypertableChunks,
   type Partition,
   partitionsOf,
 } from './sql/catalog.js';
-export { type ContentChecksum, chunkContentChecksum, createChecksumAccumulator } from './sql/checksum.js';
+export {
+  type ContentChecksum,
+  chunkContentChecksum,
+  chunkRows,
+  createChecksumAccumulator,
+  rowHash,
+} from './sql/checksum.js';
 export { type ColumnInfo, listColumns } from './sql/columns.js';
+export {
+  type ChunkStorage,
+  chunkStorage,
+  lockChunkForDrop,
+  lockChunkForRead,
+  relationOid,
+  type StorageForm,
+  storedRows,
+} from './sql/storage.js';

@@ -29,7 +29,7 @@ export interface ArchiveKeys {
 
 /**
  * The deterministic location of a chunk's archive:
- * `<prefix>/<database>/<schema>.<table>/year=YYYY/month=MM/day=DD/<chunk>_<start>_<end>.parquet`
+ * `<prefix>/<database>/<schema>.<table>/year=YYYY/month=MM/day=DD/<chunk>_oid<oid>_<start>_<end>.parquet`
  * (integer dimensions: `range_start=<n>/` in place of the date folders). The same chunk always
  * maps to the same key, so a retried archive overwrites instead of duplicating.
  */
@@ -45,6 +45,8 @@ export function archiveKeys(prefix: string, chunk: ChunkIdentity): ArchiveKeys {
     const pad = (n: number) => String(n).padStart(2, '0');
     partition = `year=${d.getUTCFullYear()}/month=${pad(d.getUTCMonth() + 1)}/day=${pad(d.getUTCDate())}`;
   }
-  const dataKey = `${tableArchivePrefix(prefix, chunk.database, chunk.table_schema, chunk.table_name)}${partition}/${safe(chunk.chunk_name)}_${safe(start)}_${safe(end)}.parquet`;
+  // The OID keeps a re-created table's archive from overwriting its namesake's.
+  const name = chunk.chunk_oid ? `${chunk.chunk_name}_oid${chunk.chunk_oid}` : chunk.chunk_name;
+  const dataKey = `${tableArchivePrefix(prefix, chunk.database, chunk.table_schema, chunk.table_name)}${partition}/${safe(name)}_${safe(start)}_${safe(end)}.parquet`;
   return { dataKey, manifestKey: `${dataKey}${MANIFEST_SUFFIX}` };
 }

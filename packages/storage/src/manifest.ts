@@ -30,6 +30,20 @@ export const manifestSchema = z
       table_name: z.string(),
       chunk_schema: z.string(),
       chunk_name: z.string(),
+      /** Absent in manifests written before identities carried it. */
+      chunk_oid: z.string().optional(),
+      /** Secondary dimension slices (space partitions); absent or empty for one dimension. */
+      dimension_slices: z
+        .array(z.object({ column: z.string(), start: z.string(), end: z.string() }))
+        .optional(),
+      /** How the rows were stored when they were read: heap, compressed, or partially compressed. */
+      storage: z
+        .object({
+          form: z.enum(['heap', 'compressed', 'partial']),
+          heap_rows: z.number().int().nonnegative(),
+          compressed_rows: z.number().int().nonnegative(),
+        })
+        .optional(),
     }),
     writer: z.object({ name: z.string(), version: z.string(), parquet_library: z.string() }),
     request_event_id: z.string(),

@@ -33,7 +33,8 @@ export async function startTimescale(options: { name?: string } = {}): Promise<T
   try {
     const [available] = await admin<{ version: string | null }[]>`
       select (select default_version from pg_available_extensions where name = 'timescaledb') as version`;
-    if (!available?.version) throw new TimescaleMissingError(`TimescaleDB is not installed on ${redact(server)}: ${INSTALL_HINT}`);
+    if (!available?.version)
+      throw new TimescaleMissingError(`TimescaleDB is not installed on ${redact(server)}: ${INSTALL_HINT}`);
     await admin`create database ${admin(database)}`;
   } finally {
     await admin.end({ timeout: 5 });
@@ -45,7 +46,9 @@ export async function startTimescale(options: { name?: string } = {}): Promise<T
   let version: string;
   try {
     await sql`create extension if not exists timescaledb`;
-    const [row] = await sql<{ v: string }[]>`select extversion as v from pg_extension where extname = 'timescaledb'`;
+    const [row] = await sql<
+      { v: string }[]
+    >`select extversion as v from pg_extension where extname = 'timescaledb'`;
     version = row!.v;
   } catch (error) {
     await dropDatabase(server, database);

@@ -1,6 +1,6 @@
 import { failpoint } from '@chunk-archiver/common';
 import type { ArchivalRequestData, ManifestSummary, ObjectLocation } from '@chunk-archiver/events';
-import { createChecksumAccumulator } from '@chunk-archiver/pg';
+import { type ChunkStorage, createChecksumAccumulator } from '@chunk-archiver/pg';
 import {
   archiveKeys,
   type BlobStore,
@@ -23,6 +23,8 @@ export interface ArchiveSettings {
   prefix: string;
   codec: Codec;
   rowGroupSize: number;
+  /** How long extraction waits for the chunk's lock (default 60 s). */
+  lockTimeoutMs?: number;
 }
 
 export interface ArchiveResult {
@@ -74,9 +76,17 @@ export async function archiveChunk(
   const started = performance.now();
   let rowsSeen = 0;
   let pastFailpoint = false;
+  let storage: ChunkStorage | undefined;
   const produce = async () => {
     try {
-      await extractChunk(sql, request.chunk_schema, request.chunk_name, {
+      const target = {
+        kind: request.source_kind,
+        schema: request.chunk_schema,
+        table: request.chunk_name,
+        lockTimeoutMs: settings.lockTimeoutMs ?? 60_000,
+        oid: request.chunk_oid,
+      };
+      storage = await extractChunk(sql, target, {
         onColumns(found) {
           plans = found;
           encoder = createParquetEncoder({
@@ -171,6 +181,13 @@ export async function archiveChunk(
       table_name: request.table_name,
       chunk_schema: request.chunk_schema,
       chunk_name: request.chunk_name,
+      ...(request.chunk_oid ? { chunk_oid: request.chunk_oid } : {}),
+      ...(request.dimension_slices?.length ? { dimension_slices: request.dimension_slices } : {}),
+      storage: {
+        form: storage!.form,
+        heap_rows: storage!.heapRows,
+        compressed_rows: storage!.compressedRows,
+      },
     },
     writer: { name: WRITER_NAME, version: WRITER_VERSION, parquet_library: PARQUET_LIBRARY },
     request_event_id: requestEventId,

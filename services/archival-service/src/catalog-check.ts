@@ -1,5 +1,11 @@
 import type { ArchivalRequestData } from '@chunk-archiver/events';
-import { type ChunkRange, findHypertableChunk, findPartition, hasTimescaleDb } from '@chunk-archiver/pg';
+import {
+  type ChunkRange,
+  type DimensionSlice,
+  findHypertableChunk,
+  findPartition,
+  hasTimescaleDb,
+} from '@chunk-archiver/pg';
 import type postgres from 'postgres';
 import { ArchiveError } from './errors.js';
 
@@ -18,6 +24,21 @@ function sameRange(request: ArchivalRequestData, found: ChunkRange): boolean {
     found.startTime?.getTime() === Date.parse(request.chunk_start_time) &&
     found.endTime?.getTime() === Date.parse(request.chunk_end_time)
   );
+}
+
+function sameSlices(request: ArchivalRequestData, found: DimensionSlice[]): boolean {
+  if (request.dimension_slices === undefined) return true;
+  return JSON.stringify(request.dimension_slices) === JSON.stringify(found);
+}
+
+/** A request names the OID it was discovered with; a chunk under that name with another is not it. */
+function checkOid(request: ArchivalRequestData, oid: string): void {
+  if (request.chunk_oid !== undefined && request.chunk_oid !== oid) {
+    throw new ArchiveError(
+      'CHUNK_REPLACED',
+      `${request.chunk_schema}.${request.chunk_name} was dropped and re-created (OID ${oid}, requested ${request.chunk_oid}); the requested chunk no longer exists`,
+    );
+  }
 }
 
 /**
@@ -56,13 +77,8 @@ export async function checkChunk(
       chunkName: request.chunk_name,
     });
     if (!found) throw new ArchiveError('CHUNK_NOT_FOUND', `no chunk ${chunk} of hypertable ${table}`);
-    if (found.isCompressed) {
-      throw new ArchiveError(
-        'CHUNK_COMPRESSED',
-        `chunk ${chunk} is compressed; decompress it or exclude it from archival`,
-      );
-    }
-    if (!sameRange(request, found)) {
+    checkOid(request, found.oid);
+    if (!sameRange(request, found) || !sameSlices(request, found.slices)) {
       throw new ArchiveError('RANGE_MISMATCH', `chunk ${chunk} does not cover the requested range`);
     }
     return;
@@ -75,6 +91,7 @@ export async function checkChunk(
   });
   if (!found)
     throw new ArchiveError('CHUNK_NOT_FOUND', `no partition ${chunk} of range-partitioned table ${table}`);
+  checkOid(request, found.oid);
   if (found.isDefault || !sameRange(request, found)) {
     throw new ArchiveError('RANGE_MISMATCH', `partition ${chunk} does not cover the requested range`);
   }

@@ -54,6 +54,11 @@ export const archivalConfigSchema = z
     /** How long a dead worker's chunk lock outlives it; the living extend theirs every third of it. */
     chunk_lock_ttl_ms: z.coerce.number().int().min(1_000).default(60_000),
     max_deliveries: z.coerce.number().int().min(1).default(10),
+    /**
+     * How long extraction waits for a chunk's lock. A compress_chunk or decompress_chunk in
+     * progress holds it; past this the attempt fails and is retried later.
+     */
+    lock_timeout_ms: z.coerce.number().int().min(100).default(60_000),
     shutdown_grace_ms: z.coerce.number().int().min(0).default(30_000),
     databases: z.record(databaseName, databaseSchema).default({}),
   })

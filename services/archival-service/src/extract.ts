@@ -1,5 +1,14 @@
-import { listColumns, pinSession } from '@chunk-archiver/pg';
+import {
+  type ChunkStorage,
+  chunkStorage,
+  listColumns,
+  lockChunkForRead,
+  pinSession,
+  relationOid,
+  storedRows,
+} from '@chunk-archiver/pg';
 import type postgres from 'postgres';
+import { ArchiveError } from './errors.js';
 import { type ColumnPlan, planColumn } from './parquet/column-mapping.js';
 import { createCopyBinaryParser, type TupleView } from './parquet/copy-binary.js';
 import { copyChunkQuery } from './sql/copy-chunk.js';
@@ -16,28 +25,67 @@ export interface ExtractCallbacks {
   flush(): Promise<void>;
 }
 
+export interface ExtractTarget {
+  kind: 'timescaledb' | 'partition';
+  schema: string;
+  table: string;
+  /** How long to wait for the chunk's lock (a compression in progress holds it). */
+  lockTimeoutMs: number;
+  /** The OID the chunk was requested with: the name must still resolve to it once locked. */
+  oid?: string | undefined;
+}
+
 /**
- * Reads one chunk inside a REPEATABLE READ READ ONLY transaction, so the columns, the rows and
- * their hashes all come from one snapshot.
+ * Reads one chunk inside a REPEATABLE READ READ ONLY transaction, so the columns, the rows, their
+ * hashes and the storage counts all come from one snapshot. The chunk is locked before that
+ * snapshot is taken (see lockChunkForRead), and the rows read must equal the rows stored, counted
+ * per storage form without the planner: a read that missed any row fails rather than archive less.
  */
 export async function extractChunk(
   sql: postgres.Sql,
-  schema: string,
-  table: string,
+  target: ExtractTarget,
   callbacks: ExtractCallbacks,
-): Promise<void> {
-  await sql.begin('isolation level repeatable read read only', async (tx) => {
+): Promise<ChunkStorage> {
+  return sql.begin('isolation level repeatable read read only', async (tx) => {
+    await lockChunkForRead(tx, target.schema, target.table, target.lockTimeoutMs);
     await pinSession(tx);
-    const plans = (await listColumns(tx, schema, table)).map(planColumn);
-    callbacks.onColumns(plans);
-    const stream = await copyChunkQuery(tx, schema, table, plans).readable();
-    const parser = createCopyBinaryParser(plans.length + 1);
-    for await (const chunk of stream) {
-      parser.push(chunk as Buffer);
-      for (let tuple = parser.next(); tuple; tuple = parser.next()) {
-        if (callbacks.onRow(tuple, tuple.buf.readBigInt64BE(tuple.offsets[0]!))) await callbacks.flush();
-      }
+    const oid = await relationOid(tx, target.schema, target.table);
+    if (target.oid !== undefined && oid !== target.oid) {
+      throw new ArchiveError(
+        'CHUNK_REPLACED',
+        `${target.schema}.${target.table} is OID ${oid ?? 'none'} now, requested ${target.oid}: dropped and re-created since`,
+      );
     }
-    if (!parser.finished() || parser.pending() > 0) throw new Error('COPY output ended without its trailer');
+    const storage = await chunkStorage(tx, target.kind, target.schema, target.table);
+    const plans = (await listColumns(tx, target.schema, target.table)).map(planColumn);
+    callbacks.onColumns(plans);
+    const rows = await streamRows(tx, target, plans, callbacks);
+    if (rows !== storedRows(storage)) {
+      throw new ArchiveError(
+        'EXTRACTION_INCOMPLETE',
+        `read ${rows} rows of ${target.schema}.${target.table}, but it stores ${storedRows(storage)} (${storage.heapRows} in its heap, ${storage.compressedRows} compressed); is TimescaleDB's decompression disabled?`,
+      );
+    }
+    return storage;
   });
+}
+
+async function streamRows(
+  tx: postgres.TransactionSql,
+  target: ExtractTarget,
+  plans: ColumnPlan[],
+  callbacks: ExtractCallbacks,
+): Promise<number> {
+  const stream = await copyChunkQuery(tx, target.schema, target.table, plans).readable();
+  const parser = createCopyBinaryParser(plans.length + 1);
+  let rows = 0;
+  for await (const chunk of stream) {
+    parser.push(chunk as Buffer);
+    for (let tuple = parser.next(); tuple; tuple = parser.next()) {
+      rows++;
+      if (callbacks.onRow(tuple, tuple.buf.readBigInt64BE(tuple.offsets[0]!))) await callbacks.flush();
+    }
+  }
+  if (!parser.finished() || parser.pending() > 0) throw new Error('COPY output ended without its trailer');
+  return rows;
 }

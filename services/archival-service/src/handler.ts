@@ -67,6 +67,8 @@ export function createRequestHandler(deps: HandlerDeps) {
       dimension_type: request.dimension_type,
       chunk_start_time: request.chunk_start_time,
       chunk_end_time: request.chunk_end_time,
+      ...(request.chunk_oid ? { chunk_oid: request.chunk_oid } : {}),
+      ...(request.dimension_slices ? { dimension_slices: request.dimension_slices } : {}),
       request_event_id: event.event_id,
       attempt: request.attempt,
     };

@@ -51,6 +51,7 @@ const handler = createRequestHandler({
     prefix: config.storage.prefix,
     codec: config.parquet.codec,
     rowGroupSize: config.parquet.row_group_size,
+    lockTimeoutMs: config.lock_timeout_ms,
   },
   publish: (topic, event) => bus.publish(topic, event),
   locks: createChunkLocks(lockRedis, { keyPrefix: config.redis.key_prefix, ttlMs: config.chunk_lock_ttl_ms }),

@@ -20,6 +20,11 @@ export const tableSchema = z
     /** The partitioning column; discovered from the catalog when omitted. */
     time_column: z.string().min(1).optional(),
     chunks_per_scan: z.coerce.number().int().min(1).max(1000).optional(),
+    /**
+     * Run the table even though a TimescaleDB retention policy is set on it. Off by default: such
+     * a policy drops chunks whether or not they were archived.
+     */
+    allow_retention_policy: z.boolean().default(false),
     ...retentionFields,
   })
   .strict();

@@ -4,8 +4,10 @@ import type { BlobStore } from '@chunk-archiver/storage';
 import type { RetentionConfig } from './config.js';
 import { dropOptions, dropVerifiedChunk } from './drop-verified.js';
 import { NotLeaderError } from './errors.js';
+import { confirmationMismatches, describeMismatches, ledgerIdentity } from './ledger/identity.js';
+import type { LedgerChunk } from './ledger/types.js';
 import type { ManagedDatabase } from './managed-database.js';
-import { findChunk, markArchived, markFailed, recordEvent } from './sql/ledger.js';
+import { findChunkByRequest, markArchived, markFailed, recordEvent } from './sql/ledger.js';
 import { verifyArchive } from './verify-archive.js';
 
 export interface ConfirmationDeps {
@@ -15,7 +17,12 @@ export interface ConfirmationDeps {
   logger: Logger;
   /** Called after each verified drop, for metrics. */
   onDropped?: (database: string, rows: number) => void;
+  /** Called for each confirmation refused for its identity, for metrics. */
+  onRefused?: (database: string, reason: string) => void;
 }
+
+/** Verification failures that only show the message is wrong, not that the archive is bad. */
+const CLAIM_MISMATCHES = new Set(['OBJECT_ELSEWHERE', 'KEY_MISMATCH', 'MANIFEST_MISMATCH']);
 
 /** The retry delay for the n-th failed attempt, in seconds. */
 export function retryDelaySeconds(config: RetentionConfig, attempts: number): number {
@@ -50,23 +57,41 @@ export function createConfirmationHandler(deps: ConfirmationDeps) {
       log.warn('confirmation for a database this manager does not manage; ignored');
       return;
     }
+    /** Refused: recorded on the chunk's history with its own code; the chunk's state is untouched. */
+    async function refuse(row: LedgerChunk, code: string, reason: string): Promise<void> {
+      await recordEvent(
+        db!.sql,
+        row.id,
+        row.state,
+        row.state,
+        `confirmation ${event.event_id} refused: ${code}: ${reason}`,
+      );
+      deps.onRefused?.(data.database, code);
+      log.warn({ code, reason, state: row.state }, 'confirmation refused: it does not match the ledger');
+    }
     // Only the leader touches a database; a standby leaves the message for redelivery to it.
     if (!(await db.leader.ensure())) throw new NotLeaderError(data.database);
     await db.ensureLedger();
-    const row = await findChunk(db.sql, data.chunk_schema, data.chunk_name);
+    // Matched by the request it answers, never by the names it carries.
+    const row = await findChunkByRequest(db.sql, data.request_event_id);
     if (!row) {
-      log.warn('confirmation for a chunk not in the ledger; ignored');
+      log.info('confirmation answers no current request (duplicate, replay, stale or forged); ignored');
       return;
     }
-    if (row.request_event_id !== data.request_event_id) {
-      log.info(
-        { state: row.state },
-        'confirmation does not answer the current request (duplicate, replay or stale); ignored',
-      );
+    const expected = ledgerIdentity(data.database, row);
+    const mismatches = confirmationMismatches(expected, row.attempts, data);
+    if (mismatches.length) {
+      await refuse(row, 'IDENTITY_MISMATCH', describeMismatches(mismatches));
       return;
     }
     if (data.status === 'FAILED') {
-      const dead = !data.error.retryable || row.attempts >= deps.config.defaults.max_attempts;
+      if (row.state !== 'requested') {
+        log.info({ state: row.state }, 'failure for a chunk no longer requested; ignored');
+        return;
+      }
+      // Non-retryable or not, a failure counts against max_attempts: one message alone (a forged
+      // one, without a secret) must not be able to give a chunk up for good.
+      const dead = row.attempts >= deps.config.defaults.max_attempts;
       const updated = await markFailed(db.sql, row.id, data.request_event_id, {
         code: data.error.code,
         message: data.error.message,
@@ -90,8 +115,14 @@ export function createConfirmationHandler(deps: ConfirmationDeps) {
     }
 
     if (row.state === 'requested') {
-      const verified = await verifyArchive(deps.store, deps.config.storage.prefix, data);
+      const verified = await verifyArchive(deps.store, deps.config.storage.prefix, expected, data);
       if (!verified.ok) {
+        if (CLAIM_MISMATCHES.has(verified.code)) {
+          // The message's claims differ from what is stored: it may not come from the worker that
+          // did the job, so it changes nothing and the real answer can still complete the request.
+          await refuse(row, verified.code, verified.message);
+          return;
+        }
         const dead = row.attempts >= deps.config.defaults.max_attempts;
         const updated = await markFailed(db.sql, row.id, data.request_event_id, {
           code: verified.code,
@@ -113,15 +144,18 @@ export function createConfirmationHandler(deps: ConfirmationDeps) {
         );
         return;
       }
+      // What the ledger keeps is what this manager read from storage, not what the message said.
+      const stored = verified.manifest;
       const archived = await markArchived(db.sql, row.id, data.request_event_id, {
-        backend: data.object.backend,
-        container: data.object.container,
-        key: data.object.key,
-        manifestKey: data.object.manifest_key,
-        rowCount: data.manifest.row_count,
-        bytes: data.manifest.bytes,
-        sha256: data.manifest.sha256,
-        contentChecksum: data.manifest.content_checksum,
+        backend: deps.store.backend,
+        container: deps.store.container,
+        key: verified.key,
+        manifestKey: verified.manifestKey,
+        rowCount: stored.row_count,
+        bytes: stored.bytes,
+        sha256: stored.sha256,
+        contentChecksum: stored.content_checksum,
+        storageForm: stored.source.storage?.form ?? null,
       });
       if (!archived) return;
       await recordEvent(
@@ -129,13 +163,17 @@ export function createConfirmationHandler(deps: ConfirmationDeps) {
         row.id,
         'requested',
         'archived',
-        `object ${data.object.key} verified (${data.manifest.bytes} bytes)`,
+        `object ${verified.key} verified (${stored.bytes} bytes, ${stored.row_count} rows)`,
       );
     } else if (row.state !== 'archived') {
       log.info({ state: row.state }, 'chunk already handled; duplicate confirmation ignored');
       return;
     }
     if (deps.config.dry_run) return;
+    if (db.conflicts.has(`${row.table_schema}.${row.table_name}`)) {
+      log.warn('archived, not dropped: the table has a conflict (see status); it stays archived');
+      return;
+    }
     await failpoint('drop.before', {
       database: data.database,
       chunk: `${data.chunk_schema}.${data.chunk_name}`,
@@ -143,9 +181,10 @@ export function createConfirmationHandler(deps: ConfirmationDeps) {
     try {
       const outcome = await dropVerifiedChunk(db, row.id, dropOptions(deps.config, db));
       if (outcome === 'dropped') {
+        const rows = Number(row.row_count ?? data.manifest.row_count);
         db.stats.chunks_dropped++;
-        db.stats.rows_archived += data.manifest.row_count;
-        deps.onDropped?.(data.database, data.manifest.row_count);
+        db.stats.rows_archived += rows;
+        deps.onDropped?.(data.database, rows);
       }
     } catch (error) {
       // The chunk stays `archived`; the next scan retries the verified drop.

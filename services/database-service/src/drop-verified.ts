@@ -1,22 +1,26 @@
 import { failpoint } from '@chunk-archiver/common';
-import { chunkContentChecksum, pinSession } from '@chunk-archiver/pg';
+import {
+  chunkContentChecksum,
+  chunkStorage,
+  lockChunkForDrop,
+  pinSession,
+  relationOid,
+  storedRows,
+} from '@chunk-archiver/pg';
+import type postgres from 'postgres';
 import type { RetentionConfig } from './config.js';
 import type { LedgerChunk } from './ledger/types.js';
 import type { ManagedDatabase } from './managed-database.js';
-import {
-  analyzeTable,
-  chunkTableExists,
-  detachAndDropPartition,
-  dropHypertableChunk,
-  lockChunkAgainstWrites,
-} from './sql/drop.js';
+import { analyzeTable, detachAndDropPartition, dropHypertableChunk } from './sql/drop.js';
 import {
   lockChunkRow,
   markDeadFromArchived,
   markDropped,
   markForReArchive,
+  noteDropWait,
   recordEvent,
 } from './sql/ledger.js';
+import { aggregatesBehind, aggregateWatermarks } from './sql/timescale-guards.js';
 
 /** The drop settings for one database: its own vacuum_after_drop, else the default. */
 export function dropOptions(config: RetentionConfig, db: ManagedDatabase) {
@@ -26,20 +30,30 @@ export function dropOptions(config: RetentionConfig, db: ManagedDatabase) {
   };
 }
 
-export type DropOutcome = 'dropped' | 'content-changed' | 'not-archived' | 'vanished' | 'dry-run';
+export type DropOutcome =
+  | 'dropped'
+  | 'content-changed'
+  | 'not-archived'
+  | 'vanished'
+  | 'waiting-for-aggregate'
+  | 'dry-run';
+
+type Tx = postgres.TransactionSql;
 
 /**
- * The only code path that drops a chunk. Inside one transaction: lock the ledger row, lock the
- * chunk against writes, recompute its row count and content checksum, and drop it only if both
- * equal what the verified archive holds. Anything else rolls back and leaves the chunk in place.
- * Works from the ledger alone, so a manager that died mid-way finishes the job after a restart.
+ * The only code path that drops a chunk. Inside one transaction: lock the ledger row, check the
+ * chunk is still the table that was archived (same OID), lock it against everything (reads,
+ * writes, compression), count its rows per storage form straight from storage, recompute its row
+ * count and content checksum through every form, and drop it only if all of them agree with what
+ * the verified archive holds. Anything else rolls back and leaves the chunk in place. Works from
+ * the ledger alone, so a manager that died mid-way finishes the job after a restart.
  */
 export async function dropVerifiedChunk(
   db: ManagedDatabase,
   chunkId: string,
   options: { lockTimeoutMs: number; dryRun?: boolean; analyzeAfterDrop?: boolean },
 ): Promise<DropOutcome> {
-  const outcome = await dropInTransaction(db, chunkId, options);
+  const outcome = await db.sql.begin((tx) => dropInTransaction(db, tx, chunkId, options));
   if (outcome.result === 'dropped' && options.analyzeAfterDrop && outcome.parent) {
     // DROP TABLE has already returned the space; refreshing the parent's statistics keeps plans
     // honest now that a range is gone. Best effort: the drop is done either way.
@@ -50,57 +64,112 @@ export async function dropVerifiedChunk(
   return outcome.result;
 }
 
+interface InTransaction {
+  result: DropOutcome;
+  parent?: { schema: string; name: string };
+}
+
 async function dropInTransaction(
   db: ManagedDatabase,
+  tx: Tx,
   chunkId: string,
   options: { lockTimeoutMs: number; dryRun?: boolean },
-): Promise<{ result: DropOutcome; parent?: { schema: string; name: string } }> {
-  return db.sql.begin(async (tx) => {
-    await pinSession(tx);
-    const row: LedgerChunk | undefined = await lockChunkRow(tx, chunkId);
-    if (row?.state !== 'archived' || row.row_count === null || row.content_checksum === null)
-      return { result: 'not-archived' as const };
-    const log = db.logger.child({ chunk: `${row.chunk_schema}.${row.chunk_name}` });
-    if (!(await chunkTableExists(tx, row.chunk_schema, row.chunk_name))) {
-      // Someone else removed it: nothing to verify against, so a person should look.
-      const message = 'the chunk table no longer exists; it was not dropped by this manager';
-      await markDeadFromArchived(tx, row.id, 'CHUNK_VANISHED', message);
-      await recordEvent(tx, row.id, 'archived', 'dead', message);
-      log.error('chunk vanished before its verified drop');
-      return { result: 'vanished' as const };
-    }
-    await lockChunkAgainstWrites(tx, row.chunk_schema, row.chunk_name, options.lockTimeoutMs);
-    const now = await chunkContentChecksum(tx, row.chunk_schema, row.chunk_name);
-    if (String(now.rowCount) !== String(row.row_count) || now.checksum !== row.content_checksum) {
-      const message = `chunk changed after extraction: ${now.rowCount} rows (archived ${row.row_count}), checksum ${now.checksum} (archived ${row.content_checksum}); archiving again`;
-      await markForReArchive(tx, row.id, ['archived'], 'CONTENT_CHANGED', message);
-      await recordEvent(tx, row.id, 'archived', 'pending', message);
-      log.warn(
-        { rows_now: now.rowCount, rows_archived: row.row_count },
-        'chunk changed since it was archived; not dropping, re-archiving',
-      );
-      return { result: 'content-changed' as const };
-    }
-    if (options.dryRun) return { result: 'dry-run' as const };
-    await failpoint('drop.in-transaction');
-    if (row.source_kind === 'partition') {
-      await detachAndDropPartition(
-        tx,
-        { schema: row.table_schema, name: row.table_name },
-        { schema: row.chunk_schema, name: row.chunk_name },
-      );
-    } else {
-      await dropHypertableChunk(tx, { schema: row.chunk_schema, name: row.chunk_name });
-    }
-    await markDropped(tx, row.id);
-    await recordEvent(
+): Promise<InTransaction> {
+  await pinSession(tx);
+  const row: LedgerChunk | undefined = await lockChunkRow(tx, chunkId);
+  if (row?.state !== 'archived' || row.row_count === null || row.content_checksum === null)
+    return { result: 'not-archived' };
+  const log = db.logger.child({ chunk: `${row.chunk_schema}.${row.chunk_name}` });
+  const oid = await relationOid(tx, row.chunk_schema, row.chunk_name);
+  if (oid === undefined || (row.chunk_oid !== null && String(row.chunk_oid) !== oid)) {
+    // Someone else removed it (or replaced it): nothing to verify against, so a person should look.
+    const message =
+      oid === undefined
+        ? 'the chunk table no longer exists; it was not dropped by this manager'
+        : `the chunk table was replaced (OID ${oid}, archived ${row.chunk_oid}); the new one is a chunk of its own`;
+    await markDeadFromArchived(tx, row.id, 'CHUNK_VANISHED', message);
+    await recordEvent(tx, row.id, 'archived', 'dead', message);
+    log.error(message);
+    return { result: 'vanished' };
+  }
+  await lockChunkForDrop(tx, row.chunk_schema, row.chunk_name, options.lockTimeoutMs);
+  if (row.source_kind === 'timescaledb' && (await waitsForAggregate(tx, row)))
+    return { result: 'waiting-for-aggregate' };
+  const refusal = await recountRefusal(tx, row);
+  if (refusal) {
+    await markForReArchive(tx, row.id, ['archived'], refusal.code, refusal.message);
+    await recordEvent(tx, row.id, 'archived', 'pending', `${refusal.code}: ${refusal.message}`);
+    log.warn({ code: refusal.code }, `not dropping, archiving again: ${refusal.message}`);
+    return { result: 'content-changed' };
+  }
+  if (options.dryRun) return { result: 'dry-run' };
+  await failpoint('drop.in-transaction');
+  if (row.source_kind === 'partition') {
+    await detachAndDropPartition(
       tx,
-      row.id,
-      'archived',
-      'dropped',
-      `verified ${row.row_count} rows, checksum ${row.content_checksum}; archive ${row.object_key}`,
+      { schema: row.table_schema, name: row.table_name },
+      { schema: row.chunk_schema, name: row.chunk_name },
     );
-    log.info({ rows: Number(row.row_count), key: row.object_key }, 'chunk dropped after verification');
-    return { result: 'dropped' as const, parent: { schema: row.table_schema, name: row.table_name } };
-  });
+  } else {
+    await dropHypertableChunk(tx, { schema: row.chunk_schema, name: row.chunk_name });
+  }
+  await markDropped(tx, row.id);
+  await recordEvent(
+    tx,
+    row.id,
+    'archived',
+    'dropped',
+    `verified ${row.row_count} rows, checksum ${row.content_checksum}; archive ${row.object_key}`,
+  );
+  log.info({ rows: Number(row.row_count), key: row.object_key }, 'chunk dropped after verification');
+  return { result: 'dropped', parent: { schema: row.table_schema, name: row.table_name } };
+}
+
+/**
+ * Continuous aggregates over the hypertable read its raw rows: a chunk past an aggregate's
+ * watermark waits (and says why) until the aggregate has materialized its range.
+ */
+async function waitsForAggregate(tx: Tx, row: LedgerChunk): Promise<boolean> {
+  const behind = aggregatesBehind(
+    await aggregateWatermarks(tx, { schema: row.table_schema, name: row.table_name }),
+    row.dimension_type,
+    row.range_end,
+  );
+  if (behind.length === 0) return false;
+  const message = `waiting for continuous aggregate ${behind.map((a) => `${a.view} (materialized up to ${a.watermark})`).join(', ')} to pass ${row.range_end}`;
+  await noteDropWait(tx, row.id, 'WAITING_FOR_AGGREGATE', message);
+  return true;
+}
+
+/**
+ * Why the chunk, as it is now under the drop's lock, is not exactly what was archived; undefined
+ * when it is. The recount reads through every storage form; the per-form counts, taken without
+ * the planner, prove that read saw every row (a 0-row archive is dropped only for a chunk that
+ * is provably empty).
+ */
+async function recountRefusal(
+  tx: Tx,
+  row: LedgerChunk,
+): Promise<{ code: string; message: string } | undefined> {
+  const storage = await chunkStorage(tx, row.source_kind, row.chunk_schema, row.chunk_name);
+  const now = await chunkContentChecksum(tx, row.chunk_schema, row.chunk_name);
+  if (now.rowCount !== storedRows(storage)) {
+    return {
+      code: 'RECOUNT_INCOMPLETE',
+      message: `the recount read ${now.rowCount} rows but the chunk stores ${storedRows(storage)} (${storage.heapRows} in its heap, ${storage.compressedRows} compressed); a read that cannot see every row decides nothing`,
+    };
+  }
+  if (row.storage_form !== null && row.storage_form !== storage.form) {
+    return {
+      code: 'COMPRESSION_CHANGED',
+      message: `the chunk was ${row.storage_form} when archived and is ${storage.form} now`,
+    };
+  }
+  if (String(now.rowCount) !== String(row.row_count) || now.checksum !== row.content_checksum) {
+    return {
+      code: 'CONTENT_CHANGED',
+      message: `chunk changed after extraction: ${now.rowCount} rows (archived ${row.row_count}), checksum ${now.checksum} (archived ${row.content_checksum})`,
+    };
+  }
+  return undefined;
 }

@@ -32,9 +32,7 @@ const app = await buildApp({
     runChecks({
       redis: () => probe.ping(),
       storage: () => store.ping(),
-      ...Object.fromEntries(
-        [...manager.databases].map(([name, db]) => [`database:${name}`, () => db.sql`select 1`]),
-      ),
+      ...manager.readinessChecks(),
     }),
 });
 

@@ -18,12 +18,21 @@ export interface ScanStats {
   standby: boolean;
 }
 
+/** Why a configured table is not run: found at every scan, shown in status, /ready and metrics. */
+export interface TableConflict {
+  kind: 'retention_policy';
+  job_id: number;
+  message: string;
+}
+
 export interface ManagedDatabase {
   name: string;
   config: ManagedDatabaseConfig;
   sql: postgres.Sql;
   leader: LeaderLock;
   stats: ScanStats;
+  /** Tables (`schema.table`) refused at the last scan, with why. */
+  conflicts: Map<string, TableConflict[]>;
   logger: Logger;
   /** Applies ledger migrations once per process (again after a failure). */
   ensureLedger(): Promise<void>;
@@ -62,6 +71,7 @@ export function createManagedDatabase(
     config,
     sql,
     leader,
+    conflicts: new Map(),
     logger: log,
     stats: {
       last_scan_started_at: null,

@@ -30,8 +30,8 @@ export interface ManagerOptions {
 /** The retention manager: databases, the scan loop and the confirmation consumer, started and stopped together. */
 export function createRetentionManager(options: ManagerOptions) {
   const { config, logger } = options;
-  const metrics = createRetentionMetrics();
   const databases = new Map<string, ManagedDatabase>();
+  const metrics = createRetentionMetrics(databases);
   for (const [name, db] of Object.entries(config.databases)) {
     const pool = options.pools?.[name];
     databases.set(
@@ -56,6 +56,7 @@ export function createRetentionManager(options: ManagerOptions) {
     config,
     logger,
     onDropped: (database, rows) => metrics.dropped(database, rows),
+    onRefused: (database, reason) => metrics.refused(database, reason),
   });
   const restorer = createRestorer({ databases, store: options.store, prefix: config.storage.prefix, logger });
   let subscription: Subscription | undefined;
@@ -99,6 +100,21 @@ export function createRetentionManager(options: ManagerOptions) {
       }
     },
     status: () => retentionStatus(databases, config.dry_run),
+    /** /ready's checks for the databases: each answers, and no configured table is in conflict. */
+    readinessChecks(): Record<string, () => Promise<unknown>> {
+      return Object.fromEntries(
+        [...databases].flatMap(([name, db]) => [
+          [`database:${name}`, () => db.sql`select 1`],
+          [
+            `conflicts:${name}`,
+            async () => {
+              const all = [...db.conflicts.values()].flat();
+              if (all.length) throw new Error(all.map((c) => c.message).join('; '));
+            },
+          ],
+        ]),
+      );
+    },
     /** Queues one table's expired chunks now (or reports them, in a dry run). */
     async trigger(input: {
       table: string;

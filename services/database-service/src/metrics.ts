@@ -1,7 +1,29 @@
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { ManagedDatabase } from './managed-database.js';
 
-export function createRetentionMetrics() {
+export function createRetentionMetrics(databases?: Map<string, ManagedDatabase>) {
   const registry = new Registry();
+  const refused = new Counter({
+    name: 'retention_confirmations_refused_total',
+    help: 'Confirmations refused because they do not match the ledger or storage, by reason',
+    labelNames: ['database', 'reason'],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'retention_table_conflicts',
+    help: 'Tables not run because of a conflict (a TimescaleDB retention policy), per job',
+    labelNames: ['database', 'table', 'kind', 'job_id'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const db of databases?.values() ?? []) {
+        for (const [table, conflicts] of db.conflicts) {
+          for (const c of conflicts)
+            this.set({ database: db.name, table, kind: c.kind, job_id: String(c.job_id) }, 1);
+        }
+      }
+    },
+  });
   const dropped = new Counter({
     name: 'retention_chunks_dropped_total',
     help: 'Chunks dropped after verification',
@@ -16,6 +38,9 @@ export function createRetentionMetrics() {
   });
   return {
     registry,
+    refused(database: string, reason: string) {
+      refused.inc({ database, reason });
+    },
     dropped(database: string, rowCount: number) {
       dropped.inc({ database });
       rows.inc({ database }, rowCount);

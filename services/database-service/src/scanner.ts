@@ -1,39 +1,33 @@
-import { randomUUID } from 'node:crypto';
 import { coerceError, failpoint, type Logger, sleep } from '@chunk-archiver/common';
-import { buildArchivalRequest, TOPICS } from '@chunk-archiver/events';
-import { effectiveTable, type RetentionConfig, type TableConfig } from './config.js';
+import type postgres from 'postgres';
+import type { RetentionConfig, TableConfig } from './config.js';
 import { dropOptions, dropVerifiedChunk } from './drop-verified.js';
-import type { DiscoveredChunk } from './ledger/types.js';
+import type { DiscoveredChunk, LedgerChunk } from './ledger/types.js';
 import type { ManagedDatabase } from './managed-database.js';
-import { boundOf, overlaps } from './restore/range.js';
-import { databaseNow, expiredHypertableChunks, expiredPartitions } from './sql/discovery.js';
+import {
+  discover,
+  type QueuedChunk,
+  requestDue,
+  type ScanContext,
+  type SkippedChunk,
+  skipReason,
+  tableConflicts,
+  tableKey,
+} from './scan-steps.js';
 import {
   archivedChunkIds,
-  dueChunks,
   expireRequests,
   insertDiscovered,
-  markRequested,
+  ledgerExists,
   recordEvent,
-  unmarkRequested,
+  tableLedger,
 } from './sql/ledger.js';
-import { activeHolds } from './sql/restores-ledger.js';
 
-export interface ScannerDeps {
+export type { QueuedChunk, SkippedChunk } from './scan-steps.js';
+
+export interface ScannerDeps extends ScanContext {
   databases: Map<string, ManagedDatabase>;
-  config: RetentionConfig;
-  publish: (topic: string, event: unknown) => Promise<unknown>;
   logger: Logger;
-  secret?: string | undefined;
-  producer: string;
-}
-
-export interface QueuedChunk {
-  database: string;
-  table: string;
-  chunk: string;
-  range_start: string;
-  range_end: string;
-  event_id: string | null;
 }
 
 export interface ScanReport {
@@ -43,6 +37,8 @@ export interface ScanReport {
   error?: string;
   discovered: DiscoveredChunk[];
   requested: QueuedChunk[];
+  /** Dry run: known chunks that this scan would not request, and why. */
+  skipped: SkippedChunk[];
   dropped: number;
 }
 
@@ -63,121 +59,146 @@ async function withLimit<T>(limit: number, items: T[], task: (item: T) => Promis
 }
 
 function tableMatches(table: TableConfig, name: string | undefined): boolean {
-  return !name || name === table.name || name === `${table.schema}.${table.name}`;
+  return !name || name === table.name || name === tableKey(table);
+}
+
+/** Finds each table's conflicts, records them on the database, and returns the tables free to run. */
+async function runnableTables(
+  db: ManagedDatabase,
+  sql: postgres.Sql | postgres.TransactionSql,
+  tables: TableConfig[],
+) {
+  const free: TableConfig[] = [];
+  for (const table of tables) {
+    const conflicts = await tableConflicts(sql, table);
+    if (conflicts.length) {
+      db.conflicts.set(tableKey(table), conflicts);
+      for (const c of conflicts) db.logger.error({ table: tableKey(table), job_id: c.job_id }, c.message);
+    } else {
+      db.conflicts.delete(tableKey(table));
+      free.push(table);
+    }
+  }
+  return free;
 }
 
 /**
- * The retention loop: for each database it leads, find expired chunks, record them, re-request
- * what timed out, finish verified drops left half-done, and request up to the per-scan limit.
- * A database that fails is reported and skipped; the others carry on.
+ * One database, for real: find expired chunks, record them, re-request what timed out, finish
+ * verified drops left half-done, and request up to the per-scan limit.
  */
-export function createScanner(deps: ScannerDeps) {
-  const abort = new AbortController();
-  let loop: Promise<void> | undefined;
-  const { config } = deps;
-
-  async function discover(db: ManagedDatabase, table: TableConfig): Promise<DiscoveredChunk[]> {
-    const eff = effectiveTable(config, db.config, table);
-    const target = {
-      schema: table.schema,
-      name: table.name,
-      retentionDays: eff.retentionDays,
-      retentionInteger: eff.retentionInteger,
-    };
-    const expired =
-      table.kind === 'timescaledb'
-        ? await expiredHypertableChunks(db.sql, target)
-        : await expiredPartitions(db.sql, target, await databaseNow(db.sql));
-    // Restored rows are already archived: archiving them again would put them in the archive twice.
-    const holds = await activeHolds(db.sql, table.schema, table.name);
-    if (holds.length === 0) return expired;
-    return expired.filter((chunk) => {
-      const hold = holds.find((h) =>
-        overlaps(
-          boundOf(chunk.range_start, chunk.dimension_type),
-          boundOf(chunk.range_end, chunk.dimension_type),
-          boundOf(h.range_start, h.dimension_type),
-          boundOf(h.range_end, h.dimension_type),
-        ),
-      );
-      if (hold) {
-        db.logger.debug(
-          { chunk: `${chunk.chunk_schema}.${chunk.chunk_name}`, restore_id: hold.id },
-          'expired chunk holds restored rows; left alone until the restore is released',
-        );
-      }
-      return !hold;
-    });
+async function scanForReal(
+  deps: ScannerDeps,
+  db: ManagedDatabase,
+  tables: TableConfig[],
+  report: ScanReport,
+) {
+  await db.ensureLedger();
+  const free = await runnableTables(db, db.sql, tables);
+  for (const table of free) {
+    const found = await discover(deps, db, db.sql, table);
+    report.discovered.push(...found);
+    db.stats.chunks_discovered += await insertDiscovered(db.sql, found);
+    await failpoint('scan.mid-scan');
   }
-
-  async function requestDue(db: ManagedDatabase, table: TableConfig): Promise<QueuedChunk[]> {
-    const eff = effectiveTable(config, db.config, table);
-    const queued: QueuedChunk[] = [];
-    for (const row of await dueChunks(db.sql, table, eff.chunksPerScan)) {
-      const eventId = randomUUID();
-      const marked = await markRequested(db.sql, row.id, eventId);
-      if (!marked) continue;
-      const event = buildArchivalRequest(
-        {
-          database: db.name,
-          source_kind: marked.source_kind,
-          table_schema: marked.table_schema,
-          table_name: marked.table_name,
-          chunk_schema: marked.chunk_schema,
-          chunk_name: marked.chunk_name,
-          time_column: marked.time_column,
-          dimension_type: marked.dimension_type,
-          chunk_start_time: marked.range_start,
-          chunk_end_time: marked.range_end,
-          attempt: marked.attempts,
-          requested_at: new Date().toISOString(),
-        },
-        { producer: deps.producer, secret: deps.secret, eventId },
-      );
-      try {
-        await deps.publish(TOPICS.archivalRequest, event);
-      } catch (error) {
-        await unmarkRequested(db.sql, row.id, eventId, coerceError(error).message);
-        throw error;
-      }
-      await recordEvent(
-        db.sql,
-        row.id,
-        row.state,
-        'requested',
-        `attempt ${marked.attempts}, event ${eventId}`,
-      );
-      db.stats.chunks_requested++;
-      queued.push({
-        database: db.name,
-        table: `${marked.table_schema}.${marked.table_name}`,
-        chunk: `${marked.chunk_schema}.${marked.chunk_name}`,
-        range_start: marked.range_start,
-        range_end: marked.range_end,
-        event_id: eventId,
-      });
-    }
-    return queued;
+  for (const expired of await expireRequests(db.sql, deps.config.defaults.request_timeout_s)) {
+    await recordEvent(db.sql, expired.id, 'requested', 'pending', 'request timed out');
+    db.logger.warn(
+      { chunk: `${expired.chunk_schema}.${expired.chunk_name}` },
+      'archival request timed out; requesting again',
+    );
   }
+  // Drops a previous process verified the archive for but did not finish (or had to defer).
+  const conflicted = new Set(db.conflicts.keys());
+  for (const chunk of await archivedChunkIds(db.sql)) {
+    if (conflicted.has(chunk.table)) continue;
+    if ((await dropVerifiedChunk(db, chunk.id, dropOptions(deps.config, db))) === 'dropped') report.dropped++;
+  }
+  for (const table of free)
+    report.requested.push(...(await requestDue(deps, db, db.sql, table, { publish: true })));
+}
 
-  async function scanDatabase(db: ManagedDatabase, filter: ScanFilter): Promise<ScanReport> {
-    const report: ScanReport = { database: db.name, ok: true, discovered: [], requested: [], dropped: 0 };
-    const dryRun = filter.dryRun ?? config.dry_run;
-    const tables = db.config.tables.filter((t) => t.enabled && tableMatches(t, filter.table));
-    db.stats.last_scan_started_at = new Date().toISOString();
-    db.stats.scans++;
-    try {
-      if (dryRun) {
-        // Reads only: no ledger, no lock, no request, no drop.
-        for (const table of tables) report.discovered.push(...(await discover(db, table)));
-        report.requested = report.discovered.map((c) => ({
+/** Thrown to roll the dry run's transaction back once its report is complete. */
+class DryRunRollback extends Error {}
+
+/**
+ * One database, as a preview: the same decisions as scanForReal (discovery, ledger inserts,
+ * timeouts, requests up to the limit) inside one transaction that is then rolled back, so the
+ * report is exactly what a real scan would request, and nothing is published, dropped or kept.
+ */
+async function scanDryRun(deps: ScannerDeps, db: ManagedDatabase, tables: TableConfig[], report: ScanReport) {
+  if (!(await ledgerExists(db.sql))) {
+    // No ledger yet: everything expired would be new and pending.
+    for (const table of await runnableTables(db, db.sql, tables)) {
+      const found = await discover(deps, db, db.sql, table);
+      report.discovered.push(...found);
+      report.requested.push(
+        ...found.map((c) => ({
           database: db.name,
           table: `${c.table_schema}.${c.table_name}`,
           chunk: `${c.chunk_schema}.${c.chunk_name}`,
           range_start: c.range_start,
           range_end: c.range_end,
           event_id: null,
-        }));
+        })),
+      );
+    }
+    return;
+  }
+  await db.sql
+    .begin(async (tx) => {
+      await tx`select set_config('lock_timeout', ${`${deps.config.defaults.lock_timeout_ms}ms`}, true)`;
+      const free = await runnableTables(db, tx, tables);
+      for (const table of free) {
+        const found = await discover(deps, db, tx, table);
+        report.discovered.push(...found);
+        await insertDiscovered(tx, found);
+      }
+      await expireRequests(tx, deps.config.defaults.request_timeout_s);
+      for (const table of free) {
+        const requested = await requestDue(deps, db, tx, table, { publish: false });
+        report.requested.push(...requested);
+        const chosen = new Set(requested.map((q) => q.chunk));
+        for (const row of await tableLedger(tx, table)) report.skipped.push(...skipped(row, chosen));
+      }
+      throw new DryRunRollback();
+    })
+    .catch((error: unknown) => {
+      if (!(error instanceof DryRunRollback)) throw error;
+    });
+}
+
+function skipped(row: LedgerChunk, chosen: Set<string>): SkippedChunk[] {
+  const chunk = `${row.chunk_schema}.${row.chunk_name}`;
+  if (chosen.has(chunk) && row.state === 'requested') return [];
+  const reason = skipReason(row) ?? 'due, beyond chunks_per_scan for this scan';
+  return [{ table: `${row.table_schema}.${row.table_name}`, chunk, state: row.state, reason }];
+}
+
+/**
+ * The retention loop: each database it leads is scanned on its own; a database that fails is
+ * reported and skipped, and the others carry on.
+ */
+export function createScanner(deps: ScannerDeps) {
+  const abort = new AbortController();
+  let loop: Promise<void> | undefined;
+  const { config } = deps;
+
+  async function scanDatabase(db: ManagedDatabase, filter: ScanFilter): Promise<ScanReport> {
+    const report: ScanReport = {
+      database: db.name,
+      ok: true,
+      discovered: [],
+      requested: [],
+      skipped: [],
+      dropped: 0,
+    };
+    const dryRun = filter.dryRun ?? config.dry_run;
+    const tables = db.config.tables.filter((t) => t.enabled && tableMatches(t, filter.table));
+    db.stats.last_scan_started_at = new Date().toISOString();
+    db.stats.scans++;
+    try {
+      if (dryRun) {
+        await scanDryRun(deps, db, tables, report);
         return report;
       }
       if (!(await db.leader.ensure())) {
@@ -186,25 +207,7 @@ export function createScanner(deps: ScannerDeps) {
         return report;
       }
       db.stats.standby = false;
-      await db.ensureLedger();
-      for (const table of tables) {
-        const found = await discover(db, table);
-        report.discovered.push(...found);
-        db.stats.chunks_discovered += await insertDiscovered(db.sql, found);
-        await failpoint('scan.mid-scan');
-      }
-      for (const expired of await expireRequests(db.sql, config.defaults.request_timeout_s)) {
-        await recordEvent(db.sql, expired.id, 'requested', 'pending', 'request timed out');
-        db.logger.warn(
-          { chunk: `${expired.chunk_schema}.${expired.chunk_name}` },
-          'archival request timed out; requesting again',
-        );
-      }
-      // Drops a previous process verified the archive for but did not finish.
-      for (const id of await archivedChunkIds(db.sql)) {
-        if ((await dropVerifiedChunk(db, id, dropOptions(config, db))) === 'dropped') report.dropped++;
-      }
-      for (const table of tables) report.requested.push(...(await requestDue(db, table)));
+      await scanForReal(deps, db, tables, report);
       return report;
     } catch (error) {
       const err = coerceError(error);

@@ -1,7 +1,7 @@
 import { coerceError } from '@chunk-archiver/common';
 import type { ChunkState } from './ledger/types.js';
-import type { ManagedDatabase } from './managed-database.js';
-import { ledgerExists, stateCounts, troubledChunks } from './sql/ledger.js';
+import type { ManagedDatabase, TableConflict } from './managed-database.js';
+import { ledgerExists, stateCounts, troubledChunks, waitingDrops } from './sql/ledger.js';
 
 const STATES: ChunkState[] = ['pending', 'requested', 'archived', 'dropped', 'failed', 'dead'];
 
@@ -13,6 +13,10 @@ export interface TableStatus {
   oldest_pending: string | null;
   rows_archived: number;
   bytes_archived: number;
+  /** Why the table is not run (a TimescaleDB retention policy on it); empty when it is. */
+  conflicts: TableConflict[];
+  /** Archived chunks whose drop waits (a continuous aggregate not yet materialized, say). */
+  waiting: Array<{ chunk: string; code: string | null; reason: string | null }>;
 }
 
 export interface DatabaseStatus {
@@ -45,6 +49,8 @@ async function databaseStatus(db: ManagedDatabase): Promise<DatabaseStatus> {
         oldest_pending: null,
         rows_archived: 0,
         bytes_archived: 0,
+        conflicts: db.conflicts.get(`${t.schema}.${t.name}`) ?? [],
+        waiting: [],
       },
     ]),
   );
@@ -64,6 +70,13 @@ async function databaseStatus(db: ManagedDatabase): Promise<DatabaseStatus> {
           entry.rows_archived += Number(c.rows ?? 0);
           entry.bytes_archived += Number(c.bytes ?? 0);
         }
+      }
+      for (const w of await waitingDrops(db.sql)) {
+        tables.get(`${w.table_schema}.${w.table_name}`)?.waiting.push({
+          chunk: `${w.chunk_schema}.${w.chunk_name}`,
+          code: w.last_error_code,
+          reason: w.last_error,
+        });
       }
       for (const t of await troubledChunks(db.sql)) {
         failures.push({

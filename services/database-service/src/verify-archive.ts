@@ -1,78 +1,77 @@
-import type { ArchivalSuccess } from '@chunk-archiver/events';
+import type { ArchivalSuccess, ChunkIdentity } from '@chunk-archiver/events';
 import { archiveKeys, type BlobStore, type Manifest, readManifest } from '@chunk-archiver/storage';
+import { describeMismatches, manifestMismatches } from './ledger/identity.js';
 
-export type VerifyOutcome = { ok: true } | { ok: false; code: string; message: string };
+export type VerifyOutcome =
+  | { ok: true; manifest: Manifest; key: string; manifestKey: string }
+  | { ok: false; code: string; message: string };
+
+const refuse = (code: string, message: string): VerifyOutcome => ({ ok: false, code, message });
 
 /**
- * Before anything is dropped: the confirmed object must be where this manager expects it, exist
- * with the confirmed size and sha256, and have a manifest beside it that says the same.
+ * Before anything is dropped: the archive must be where this manager's own ledger row says it
+ * belongs (the key is derived from the row, never from the message), exist with the size and
+ * sha256 its stored manifest records, and that manifest must name this very chunk. The
+ * confirmation only says where to look: what it claims must match what is stored, and what the
+ * ledger keeps is what was read from storage.
  */
 export async function verifyArchive(
   store: BlobStore,
   prefix: string,
+  expected: ChunkIdentity,
   confirmation: ArchivalSuccess['data'],
 ): Promise<VerifyOutcome> {
-  const { object, manifest } = confirmation;
+  const { object, manifest: claimed } = confirmation;
   if (object.backend !== store.backend || object.container !== store.container) {
-    return {
-      ok: false,
-      code: 'OBJECT_ELSEWHERE',
-      message: `confirmed object is in ${object.backend}:${object.container}, this manager verifies ${store.backend}:${store.container}`,
-    };
+    return refuse(
+      'OBJECT_ELSEWHERE',
+      `confirmed object is in ${object.backend}:${object.container}, this manager verifies ${store.backend}:${store.container}`,
+    );
   }
-  const expected = archiveKeys(prefix, confirmation);
-  if (object.key !== expected.dataKey || object.manifest_key !== expected.manifestKey) {
-    return {
-      ok: false,
-      code: 'KEY_MISMATCH',
-      message: `confirmed key ${object.key} is not the chunk's key ${expected.dataKey}`,
-    };
+  const keys = archiveKeys(prefix, expected);
+  if (object.key !== keys.dataKey || object.manifest_key !== keys.manifestKey) {
+    return refuse('KEY_MISMATCH', `confirmed key ${object.key} is not the chunk's key ${keys.dataKey}`);
   }
-  const info = await store.stat(object.key);
-  if (!info) return { ok: false, code: 'OBJECT_MISSING', message: `object ${object.key} does not exist` };
-  if (info.bytes !== manifest.bytes) {
-    return {
-      ok: false,
-      code: 'SIZE_MISMATCH',
-      message: `object ${object.key} has ${info.bytes} bytes, confirmed ${manifest.bytes}`,
-    };
-  }
-  if (info.sha256 !== manifest.sha256) {
-    return {
-      ok: false,
-      code: 'SHA256_MISMATCH',
-      message: `object ${object.key} sha256 ${info.sha256 ?? 'unknown'} ≠ confirmed ${manifest.sha256}`,
-    };
-  }
+  const info = await store.stat(keys.dataKey);
+  if (!info) return refuse('OBJECT_MISSING', `object ${keys.dataKey} does not exist`);
   let stored: Manifest;
   try {
-    if (!(await store.stat(object.manifest_key))) {
-      return {
-        ok: false,
-        code: 'MANIFEST_MISSING',
-        message: `manifest ${object.manifest_key} does not exist`,
-      };
-    }
-    stored = await readManifest(store, object.manifest_key);
+    if (!(await store.stat(keys.manifestKey)))
+      return refuse('MANIFEST_MISSING', `manifest ${keys.manifestKey} does not exist`);
+    stored = await readManifest(store, keys.manifestKey);
   } catch (error) {
-    return {
-      ok: false,
-      code: 'MANIFEST_INVALID',
-      message: `manifest ${object.manifest_key} is unreadable: ${(error as Error).message}`,
-    };
+    return refuse(
+      'MANIFEST_INVALID',
+      `manifest ${keys.manifestKey} is unreadable: ${(error as Error).message}`,
+    );
+  }
+  const source = manifestMismatches(expected, stored);
+  if (source.length) {
+    return refuse(
+      'MANIFEST_SOURCE_MISMATCH',
+      `manifest ${keys.manifestKey} describes another chunk: ${describeMismatches(source)}`,
+    );
+  }
+  if (stored.object_key !== keys.dataKey)
+    return refuse('MANIFEST_INVALID', `manifest ${keys.manifestKey} names object ${stored.object_key}`);
+  if (info.bytes !== stored.bytes)
+    return refuse(
+      'SIZE_MISMATCH',
+      `object ${keys.dataKey} has ${info.bytes} bytes, its manifest ${stored.bytes}`,
+    );
+  if (info.sha256 !== stored.sha256) {
+    return refuse(
+      'SHA256_MISMATCH',
+      `object ${keys.dataKey} sha256 ${info.sha256 ?? 'unknown'} ≠ its manifest's ${stored.sha256}`,
+    );
   }
   if (
-    stored.sha256 !== manifest.sha256 ||
-    stored.bytes !== manifest.bytes ||
-    stored.row_count !== manifest.row_count ||
-    stored.content_checksum !== manifest.content_checksum ||
-    stored.object_key !== object.key
+    claimed.sha256 !== stored.sha256 ||
+    claimed.bytes !== stored.bytes ||
+    claimed.row_count !== stored.row_count ||
+    claimed.content_checksum !== stored.content_checksum
   ) {
-    return {
-      ok: false,
-      code: 'MANIFEST_MISMATCH',
-      message: `manifest ${object.manifest_key} does not match the confirmation`,
-    };
+    return refuse('MANIFEST_MISMATCH', `manifest ${keys.manifestKey} does not match the confirmation`);
   }
-  return { ok: true };
+  return { ok: true, manifest: stored, key: keys.dataKey, manifestKey: keys.manifestKey };
 }

@@ -13,16 +13,33 @@ export interface ContentChecksum {
   checksum: string;
 }
 
-/** Recomputes the content checksum of one chunk table. */
+/** The per-row half of the definition: a 64-bit hash of the row's text form (`t`, see chunkRows). */
+export function rowHash(sql: postgres.Sql | postgres.TransactionSql): postgres.PendingQuery<postgres.Row[]> {
+  return sql`hashtextextended(t::text, 0)`;
+}
+
+/**
+ * What "the chunk's rows" means, for extraction and the drop's recount alike: the table without
+ * ONLY, aliased `t`. On a TimescaleDB chunk that reads compressed batches (decompressed) and heap
+ * rows together; `FROM ONLY` would read the heap alone and miss every compressed row.
+ */
+export function chunkRows(
+  sql: postgres.Sql | postgres.TransactionSql,
+  schema: string,
+  table: string,
+): postgres.PendingQuery<postgres.Row[]> {
+  return sql`${sql(schema)}.${sql(table)} as t`;
+}
+
+/** Recomputes the content checksum of one chunk, every storage form included. */
 export async function chunkContentChecksum(
   sql: postgres.Sql | postgres.TransactionSql,
   schema: string,
   table: string,
 ): Promise<ContentChecksum> {
   const [row] = await sql<{ row_count: string; checksum: string }[]>`
-    select count(*)::text as row_count,
-           coalesce(sum(hashtextextended(t::text, 0)), 0)::text as checksum
-    from only ${sql(schema)}.${sql(table)} as t`;
+    select count(*)::text as row_count, coalesce(sum(${rowHash(sql)}), 0)::text as checksum
+    from ${chunkRows(sql, schema, table)}`;
   return { rowCount: Number(row!.row_count), checksum: row!.checksum };
 }
 

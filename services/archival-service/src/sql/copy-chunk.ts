@@ -1,9 +1,11 @@
+import { chunkRows, rowHash } from '@chunk-archiver/pg';
 import type postgres from 'postgres';
 import type { ColumnPlan } from '../parquet/column-mapping.js';
 
 /**
- * Binary COPY of one chunk table, each row led by its content hash (the per-row half of the
- * shared checksum definition). Identifiers are escaped by the driver; no value is interpolated.
+ * Binary COPY of one chunk's rows (every storage form: see chunkRows), each row led by its content
+ * hash (the per-row half of the shared checksum definition). Identifiers are escaped by the
+ * driver; no value is interpolated.
  */
 export function copyChunkQuery(
   tx: postgres.TransactionSql,
@@ -20,6 +22,6 @@ export function copyChunkQuery(
       return tx`case when ${column} is null then null else format('%s', ${column}) end`;
     return column;
   });
-  const list = select.reduce((acc, part) => tx`${acc}, ${part}`, tx`hashtextextended(t::text, 0)`);
-  return tx`copy (select ${list} from only ${tx(schema)}.${tx(table)} as t) to stdout (format binary)`;
+  const list = select.reduce((acc, part) => tx`${acc}, ${part}`, rowHash(tx));
+  return tx`copy (select ${list} from ${chunkRows(tx, schema, table)}) to stdout (format binary)`;
 }

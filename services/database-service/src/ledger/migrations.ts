@@ -88,6 +88,22 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
       create index restores_holds_idx on archiver.restores (source_schema, source_table)
         where held and state = 'restored';`,
   },
+  {
+    version: 3,
+    name: 'chunk identity over time: OID, dimension slices, storage form',
+    sql: `
+      alter table archiver.chunks
+        add column chunk_oid bigint,
+        add column dimension_slices jsonb not null default '[]',
+        add column storage_form text check (storage_form in ('heap', 'compressed', 'partial'));
+      -- Chunks still in the database get their current OID; dropped ones keep none, so a table
+      -- re-created under a dropped one's name is a new chunk.
+      update archiver.chunks set chunk_oid = to_regclass(format('%I.%I', chunk_schema, chunk_name))::oid
+      where state <> 'dropped';
+      alter table archiver.chunks drop constraint chunks_chunk_schema_chunk_name_key;
+      create unique index chunks_identity_idx on archiver.chunks (chunk_schema, chunk_name, coalesce(chunk_oid, 0));
+      create index chunks_request_idx on archiver.chunks (request_event_id);`,
+  },
 ];
 
 /** Serialises concurrent start-ups: the key is arbitrary but fixed. */

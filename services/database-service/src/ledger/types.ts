@@ -1,3 +1,6 @@
+import type { DimensionSlice } from '@chunk-archiver/events';
+import type { StorageForm } from '@chunk-archiver/pg';
+
 export type ChunkState = 'pending' | 'requested' | 'archived' | 'dropped' | 'failed' | 'dead';
 
 /** A ledger row: the chunk as discovered, plus where it is in its life. */
@@ -16,6 +19,8 @@ export interface LedgerChunk extends DiscoveredChunk {
   bytes: string | null;
   sha256: string | null;
   content_checksum: string | null;
+  /** How the chunk's rows were stored when they were archived (from the stored manifest). */
+  storage_form: StorageForm | null;
 }
 
 export interface DiscoveredChunk {
@@ -28,4 +33,8 @@ export interface DiscoveredChunk {
   dimension_type: 'timestamp' | 'integer';
   range_start: string;
   range_end: string;
+  /** The table's OID at discovery (decimal); null only for rows from before identities had it. */
+  chunk_oid: string | null;
+  /** Secondary dimension slices (space partitions); empty for one dimension. */
+  dimension_slices: DimensionSlice[];
 }

@@ -1,4 +1,4 @@
-import { partitionsOf } from '@chunk-archiver/pg';
+import { hypertableChunks, partitionsOf } from '@chunk-archiver/pg';
 import type postgres from 'postgres';
 import type { DiscoveredChunk } from '../ledger/types.js';
 
@@ -19,48 +19,48 @@ export async function databaseNow(sql: Db): Promise<Date> {
 
 /**
  * Hypertable chunks whose whole range ends at or before now − retention (time dimensions), or
- * before max(column) − retention_integer (integer dimensions). Compressed chunks are included:
- * the worker reports them rather than the manager hiding them.
+ * before max(range end) − retention_integer (integer dimensions). Compressed chunks are included:
+ * they are archived through decompression like any other.
  */
-export async function expiredHypertableChunks(sql: Db, table: TableTarget): Promise<DiscoveredChunk[]> {
-  const rows = await sql<
-    {
-      chunk_schema: string;
-      chunk_name: string;
-      primary_dimension: string;
-      range_start: Date | null;
-      range_end: Date | null;
-      range_start_integer: string | null;
-      range_end_integer: string | null;
-    }[]
-  >`
-    select chunk_schema, chunk_name, primary_dimension, range_start, range_end,
-           range_start_integer::text as range_start_integer, range_end_integer::text as range_end_integer
-    from timescaledb_information.chunks
-    where hypertable_schema = ${table.schema} and hypertable_name = ${table.name}
-      and range_end <= now() - make_interval(days => ${table.retentionDays})
-    union all
-    select chunk_schema, chunk_name, primary_dimension, range_start, range_end,
-           range_start_integer::text, range_end_integer::text
-    from timescaledb_information.chunks
-    where hypertable_schema = ${table.schema} and hypertable_name = ${table.name}
-      and range_end_integer is not null and ${table.retentionInteger ?? null}::bigint is not null
-      and range_end_integer <= (
-        select max(range_end_integer) from timescaledb_information.chunks
-        where hypertable_schema = ${table.schema} and hypertable_name = ${table.name}
-      ) - ${table.retentionInteger ?? 0}::bigint
-    order by 4, 6`;
-  return rows.map((r) => ({
-    source_kind: 'timescaledb',
-    table_schema: table.schema,
-    table_name: table.name,
-    chunk_schema: r.chunk_schema,
-    chunk_name: r.chunk_name,
-    time_column: r.primary_dimension,
-    dimension_type: r.range_start ? 'timestamp' : 'integer',
-    range_start: r.range_start ? r.range_start.toISOString() : r.range_start_integer!,
-    range_end: r.range_end ? r.range_end.toISOString() : r.range_end_integer!,
-  }));
+export async function expiredHypertableChunks(
+  sql: Db,
+  table: TableTarget,
+  now: Date,
+): Promise<DiscoveredChunk[]> {
+  const chunks = await hypertableChunks(sql, { tableSchema: table.schema, tableName: table.name });
+  const cutoff = now.getTime() - table.retentionDays * 86_400_000;
+  const integerEnds = chunks.flatMap((c) => (c.endInteger !== undefined ? [BigInt(c.endInteger)] : []));
+  // biome-ignore lint/complexity/useMathMinMax: Math.max does not take bigint
+  const maxEnd = integerEnds.reduce((a, b) => (b > a ? b : a), -(2n ** 63n));
+  const out: DiscoveredChunk[] = [];
+  for (const c of chunks) {
+    const base = {
+      source_kind: 'timescaledb' as const,
+      table_schema: table.schema,
+      table_name: table.name,
+      chunk_schema: c.chunkSchema,
+      chunk_name: c.chunkName,
+      chunk_oid: c.oid,
+      dimension_slices: c.slices,
+      time_column: c.timeColumn,
+    };
+    if (c.startTime && c.endTime && c.endTime.getTime() <= cutoff) {
+      out.push({
+        ...base,
+        dimension_type: 'timestamp',
+        range_start: c.startTime.toISOString(),
+        range_end: c.endTime.toISOString(),
+      });
+    } else if (
+      c.startInteger !== undefined &&
+      c.endInteger !== undefined &&
+      table.retentionInteger !== undefined &&
+      BigInt(c.endInteger) <= maxEnd - BigInt(table.retentionInteger)
+    ) {
+      out.push({ ...base, dimension_type: 'integer', range_start: c.startInteger, range_end: c.endInteger });
+    }
+  }
+  return out;
 }
 
 /** Range partitions whose upper bound is at or before the cutoff; the default partition never is. */
@@ -81,6 +81,8 @@ export async function expiredPartitions(sql: Db, table: TableTarget, now: Date):
     table_name: table.name,
     chunk_schema: p.partitionSchema,
     chunk_name: p.partitionName,
+    chunk_oid: p.oid,
+    dimension_slices: [],
     time_column: p.keyColumn,
     dimension_type: dimension,
     range_start: start,

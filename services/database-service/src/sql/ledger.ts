@@ -8,14 +8,25 @@ type Db = postgres.Sql | postgres.TransactionSql;
  * duplicate message or a racing replica changes nothing and gets no row back.
  */
 
-/** Records newly expired chunks as pending; already known chunks are left as they are. */
+/**
+ * Records newly expired chunks as pending; already known chunks are left as they are. A chunk is
+ * known by name and OID, so a table re-created under an archived one's name is a new row.
+ */
 export async function insertDiscovered(sql: Db, chunks: DiscoveredChunk[]): Promise<number> {
   if (chunks.length === 0) return 0;
-  const rows = await sql`
-    insert into archiver.chunks ${sql(chunks, 'source_kind', 'table_schema', 'table_name', 'chunk_schema', 'chunk_name', 'time_column', 'dimension_type', 'range_start', 'range_end')}
-    on conflict (chunk_schema, chunk_name) do nothing
+  const rows = chunks.map((c) => ({ ...c, dimension_slices: sql.json(c.dimension_slices as never) }));
+  const inserted = await sql`
+    insert into archiver.chunks ${sql(rows, 'source_kind', 'table_schema', 'table_name', 'chunk_schema', 'chunk_name', 'chunk_oid', 'dimension_slices', 'time_column', 'dimension_type', 'range_start', 'range_end')}
+    on conflict (chunk_schema, chunk_name, coalesce(chunk_oid, 0)) do nothing
     returning id`;
-  return rows.length;
+  return inserted.length;
+}
+
+/** Every ledger row of one table, for a dry run to compare what a scan would find against. */
+export async function tableLedger(sql: Db, table: { schema: string; name: string }): Promise<LedgerChunk[]> {
+  return sql<LedgerChunk[]>`
+    select * from archiver.chunks where table_schema = ${table.schema} and table_name = ${table.name}
+    order by range_start, chunk_name`;
 }
 
 /** Chunks due for a request: pending, or failed with their back-off elapsed; oldest range first. */
@@ -61,10 +72,10 @@ export async function expireRequests(sql: Db, timeoutSeconds: number): Promise<L
     returning *`;
 }
 
-export async function findChunk(sql: Db, schema: string, name: string): Promise<LedgerChunk | undefined> {
-  const [row] = await sql<
-    LedgerChunk[]
-  >`select * from archiver.chunks where chunk_schema = ${schema} and chunk_name = ${name}`;
+/** The ledger row a request was published for: a confirmation is matched by this, never by name. */
+export async function findChunkByRequest(sql: Db, requestEventId: string): Promise<LedgerChunk | undefined> {
+  const [row] = await sql<LedgerChunk[]>`
+    select * from archiver.chunks where request_event_id = ${requestEventId}`;
   return row;
 }
 
@@ -83,6 +94,7 @@ export interface ArchivedObject {
   bytes: number;
   sha256: string;
   contentChecksum: string;
+  storageForm: string | null;
 }
 
 /** requested → archived: the object was found in storage as confirmed. */
@@ -97,6 +109,7 @@ export async function markArchived(
     set state = 'archived', object_backend = ${object.backend}, object_container = ${object.container},
         object_key = ${object.key}, manifest_key = ${object.manifestKey}, row_count = ${object.rowCount},
         bytes = ${object.bytes}, sha256 = ${object.sha256}, content_checksum = ${object.contentChecksum},
+        storage_form = ${object.storageForm},
         archived_at = now(), last_error_code = null, last_error = null, updated_at = now()
     where id = ${id} and state = 'requested' and request_event_id = ${eventId}
     returning *`;
@@ -123,6 +136,13 @@ export async function markForReArchive(
     update archiver.chunks set state = 'pending', last_error_code = ${code}, last_error = ${message}, updated_at = now()
     where id = ${id} and state = any(${from}) returning id`;
   return rows.length === 1;
+}
+
+/** The drop is deferred (the chunk stays archived): says why, for status. */
+export async function noteDropWait(sql: Db, id: string, code: string, message: string): Promise<void> {
+  await sql`
+    update archiver.chunks set last_error_code = ${code}, last_error = ${message}, updated_at = now()
+    where id = ${id} and state = 'archived'`;
 }
 
 /** archived → dead: something outside this manager interfered; a person must look. */
@@ -188,12 +208,17 @@ export async function troubledChunks(sql: Db, limit = 50): Promise<LedgerChunk[]
     select * from archiver.chunks where state in ('failed', 'dead') order by updated_at desc limit ${limit}`;
 }
 
-/** Chunks whose archive was verified but whose drop did not finish (a crash, a lock timeout). */
-export async function archivedChunkIds(sql: Db): Promise<string[]> {
-  const rows = await sql<
-    { id: string }[]
-  >`select id from archiver.chunks where state = 'archived' order by id`;
-  return rows.map((r) => r.id);
+/** Archived chunks whose drop was deferred, with why. */
+export async function waitingDrops(sql: Db, limit = 50): Promise<LedgerChunk[]> {
+  return sql<LedgerChunk[]>`
+    select * from archiver.chunks where state = 'archived' and last_error_code is not null
+    order by range_start limit ${limit}`;
+}
+
+/** Chunks whose archive was verified but whose drop did not finish (a crash, a lock timeout, a wait). */
+export async function archivedChunkIds(sql: Db): Promise<Array<{ id: string; table: string }>> {
+  return sql<{ id: string; table: string }[]>`
+    select id, table_schema || '.' || table_name as table from archiver.chunks where state = 'archived' order by id`;
 }
 
 /** Whether the ledger exists yet (it is created at the first scan, never in a dry run). */
