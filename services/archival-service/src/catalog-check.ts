@@ -28,7 +28,9 @@ function sameRange(request: ArchivalRequestData, found: ChunkRange): boolean {
 
 function sameSlices(request: ArchivalRequestData, found: DimensionSlice[]): boolean {
   if (request.dimension_slices === undefined) return true;
-  return JSON.stringify(request.dimension_slices) === JSON.stringify(found);
+  const canonical = (slices: DimensionSlice[]) =>
+    JSON.stringify(slices.map((x) => [x.column, x.start, x.end]));
+  return canonical(request.dimension_slices) === canonical(found);
 }
 
 /** A request names the OID it was discovered with; a chunk under that name with another is not it. */

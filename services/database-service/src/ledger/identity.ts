@@ -16,7 +16,7 @@ export function ledgerIdentity(database: string, row: LedgerChunk): ChunkIdentit
     chunk_start_time: row.range_start,
     chunk_end_time: row.range_end,
     ...(row.chunk_oid !== null ? { chunk_oid: String(row.chunk_oid) } : {}),
-    ...(row.dimension_slices.length ? { dimension_slices: row.dimension_slices } : {}),
+    ...(row.dimension_slices.length ? { dimension_slices: slicesOf(row.dimension_slices) } : {}),
   };
 }
 
@@ -34,7 +34,9 @@ function compare(pairs: Array<[string, unknown, unknown]>): FieldMismatch[] {
     .map(([field, expected, got]) => ({ field, expected: show(expected), got: show(got) }));
 }
 
-const slicesOf = (slices: unknown[] | undefined) => (slices?.length ? slices : undefined);
+/** Slices in one key order (jsonb reorders keys), absent when there are none. */
+const slicesOf = (slices: Array<{ column: string; start: string; end: string }> | undefined) =>
+  slices?.length ? slices.map((s) => ({ column: s.column, start: s.start, end: s.end })) : undefined;
 
 /**
  * Every identity field of a confirmation against the ledger row it claims to answer: a

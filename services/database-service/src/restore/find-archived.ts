@@ -22,6 +22,41 @@ export interface ArchiveSelection {
   chunks: ArchivedChunk[];
 }
 
+type Slice = { column: string; start: string; end: string };
+
+function* pairs<T>(items: T[]): Generator<[T, T]> {
+  for (let i = 0; i < items.length; i++)
+    for (let j = i + 1; j < items.length; j++) yield [items[i]!, items[j]!];
+}
+
+/** Two chunks' secondary slices overlap when, on every shared dimension, their ranges do. */
+function slicesOverlap(a: Slice[], b: Slice[]): boolean {
+  return a.every((sa) => {
+    const sb = b.find((s) => s.column === sa.column);
+    return !sb || overlaps(BigInt(sa.start), BigInt(sa.end), BigInt(sb.start), BigInt(sb.end));
+  });
+}
+
+function sortByStart(chunks: ArchivedChunk[], dimension: Dimension): ArchivedChunk[] {
+  return chunks.sort((a, b) =>
+    boundOf(a.manifest.range.start, dimension) < boundOf(b.manifest.range.start, dimension) ? -1 : 1,
+  );
+}
+
+/** Within chunks sorted by start, two whose ranges overlap would restore the same rows twice. */
+function refuseOverlaps(chunks: ArchivedChunk[], dimension: Dimension): void {
+  for (let i = 1; i < chunks.length; i++) {
+    const previous = chunks[i - 1]!.manifest;
+    const current = chunks[i]!.manifest;
+    if (boundOf(current.range.start, dimension) < boundOf(previous.range.end, dimension)) {
+      throw new RestoreError(
+        'ARCHIVE_OVERLAP',
+        `archived objects ${previous.object_key} and ${current.object_key} hold overlapping ranges; restoring both would duplicate rows`,
+      );
+    }
+  }
+}
+
 /**
  * The archived chunks of one table whose range overlaps [from, to), found through their
  * manifests (the archive describes itself; the ledger is not needed). Refuses when a manifest
@@ -73,15 +108,17 @@ export async function findArchivedChunks(
     .sort((a, b) =>
       boundOf(a.manifest.range.start, dimension) < boundOf(b.manifest.range.start, dimension) ? -1 : 1,
     );
-  for (let i = 1; i < chunks.length; i++) {
-    const previous = chunks[i - 1]!.manifest;
-    const current = chunks[i]!.manifest;
-    if (boundOf(current.range.start, dimension) < boundOf(previous.range.end, dimension)) {
-      throw new RestoreError(
-        'ARCHIVE_OVERLAP',
-        `archived objects ${previous.object_key} and ${current.object_key} hold overlapping ranges; restoring both would duplicate rows`,
-      );
-    }
+  // Chunks of different space partitions share a time range: only objects whose every dimension
+  // overlaps could hold the same rows.
+  const groups = new Map<string, ArchivedChunk[]>();
+  for (const chunk of chunks) {
+    const key = JSON.stringify(chunk.manifest.source.dimension_slices ?? []);
+    groups.set(key, [...(groups.get(key) ?? []), chunk]);
+  }
+  for (const group of groups.values()) refuseOverlaps(group, dimension);
+  for (const [a, b] of pairs([...groups.keys()])) {
+    if (!slicesOverlap(JSON.parse(a), JSON.parse(b))) continue;
+    refuseOverlaps(sortByStart([...groups.get(a)!, ...groups.get(b)!], dimension), dimension);
   }
   return { dimension, from, to, chunks };
 }

@@ -106,6 +106,7 @@ function rangeOf(manifest: Manifest): RangeRef {
     dimension: manifest.range.dimension_type,
     start: manifest.range.start,
     end: manifest.range.end,
+    slices: manifest.source.dimension_slices ?? [],
   };
 }
 

@@ -14,6 +14,11 @@ export interface RangeRef {
   dimension: 'timestamp' | 'integer';
   start: string;
   end: string;
+  /**
+   * A hypertable chunk's hash-partition slices: rows of other space partitions share the time
+   * range, and are told apart by TimescaleDB's partition hash of the column.
+   */
+  slices?: Array<{ column: string; start: string; end: string }>;
 }
 
 /**
@@ -25,7 +30,13 @@ function bound(sql: Db, range: RangeRef, value: string) {
 }
 
 function inRange(sql: Db, range: RangeRef) {
-  return sql`${sql(range.column)} >= ${bound(sql, range, range.start)} and ${sql(range.column)} < ${bound(sql, range, range.end)}`;
+  const time = sql`${sql(range.column)} >= ${bound(sql, range, range.start)} and ${sql(range.column)} < ${bound(sql, range, range.end)}`;
+  return (range.slices ?? []).reduce(
+    (acc, slice) =>
+      sql`${acc} and _timescaledb_functions.get_partition_hash(${sql(slice.column)}) >= ${slice.start}::bigint
+              and _timescaledb_functions.get_partition_hash(${sql(slice.column)}) < ${slice.end}::bigint`,
+    time,
+  );
 }
 
 /** The content checksum's select list over rows aliased `t`, as packages/pg computes it per chunk. */
