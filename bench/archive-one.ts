@@ -1,5 +1,6 @@
 // One archive run in a process of its own, so its peak RSS is the archiver's alone. Prints one
-// JSON line with the result. Arguments: schema table partition backend storage-json rowGroupSize codec
+// JSON line with the result. Arguments: url schema table partition storage-json rowGroupSize codec
+// [prefix] [request-overrides-json] (a hypertable chunk: source_kind, chunk_schema, range).
 
 // The service's built output, as production runs it (compiled by `pnpm bench` before it starts).
 import { archiveChunk } from '@chunk-archiver/archival-service/archive';
@@ -7,8 +8,8 @@ import { checkChunk } from '@chunk-archiver/archival-service/catalog-check';
 import { createBlobStore, storageConfigSchema } from '@chunk-archiver/storage';
 import postgres from 'postgres';
 
-const [url, schema, table, partition, storageJson, rowGroupSize, codec, prefix = 'bench'] =
-  process.argv.slice(2) as [string, string, string, string, string, string, string, string?];
+const [url, schema, table, partition, storageJson, rowGroupSize, codec, prefix = 'bench', overrides = '{}'] =
+  process.argv.slice(2) as [string, string, string, string, string, string, string, string?, string?];
 const storage = storageConfigSchema.parse(JSON.parse(storageJson));
 const store = await createBlobStore(storage);
 await store.ensureContainer();
@@ -26,6 +27,7 @@ const request = {
   chunk_end_time: '2025-01-01T00:00:00.000Z',
   attempt: 1,
   requested_at: new Date().toISOString(),
+  ...(JSON.parse(overrides) as Partial<{ source_kind: 'timescaledb'; chunk_schema: string }>),
 };
 // Where the memory goes: the largest heap, external and ArrayBuffer figures seen during the run.
 const peak = { heap_used_mb: 0, heap_total_mb: 0, external_mb: 0, array_buffers_mb: 0 };

@@ -25,6 +25,8 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     /** Also archive this many copies of the chunk at once (separate processes), for total rows/s. */
     parallel: { type: 'string', default: '2' },
+    /** Rows of the compressed TimescaleDB chunk to archive (0: skip), to the first backend. */
+    compressed: { type: 'string', default: '1000000' },
   },
 });
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -51,7 +53,15 @@ async function ensureTable(rows: number): Promise<string> {
     payload jsonb not null, client inet, reason text) partition by range (ts)`;
   await sql`create table ${sql(schema)}.${sql(partition)} partition of ${sql(schema)}.${sql(table)}
     for values from ('2024-01-01') to ('2025-01-01')`;
-  await sql`insert into ${sql(schema)}.${sql(table)}
+  await insertAuditRows(sql, schema, table, rows);
+  await sql`vacuum analyze ${sql(schema)}.${sql(partition)}`;
+  return table;
+}
+
+/** The audit-like rows, the same in the partitioned table and the compressed hypertable. */
+async function insertAuditRows(db: postgres.Sql, into: string, table: string, rows: number) {
+  const sql = db;
+  await sql`insert into ${sql(into)}.${sql(table)}
     select g, '2024-01-01'::timestamptz + g * interval '5 ms', g % 600, 'user_' || (g % 10000),
       jsonb_build_object('action', (array['create','update','delete'])[1 + g % 3], 'entity', 'order',
         'entity_id', g, 'changes', jsonb_build_object('status', 'shipped', 'note', md5(g::text)),
@@ -59,8 +69,59 @@ async function ensureTable(rows: number): Promise<string> {
       ('10.' || (g % 256) || '.' || ((g / 256) % 256) || '.' || (g % 200 + 1))::inet,
       case when g % 3 = 0 then null else 'reason ' || md5((g * 7)::text) end
     from generate_series(1, ${rows}) g`;
-  await sql`vacuum analyze ${sql(schema)}.${sql(partition)}`;
-  return table;
+}
+
+const TSDB = 'chunk_archiver_bench_tsdb';
+
+/**
+ * A TimescaleDB hypertable whose one chunk holds `rows` audit rows, compressed as a compression
+ * policy leaves old chunks (segment by status, order by ts). Kept between runs like the tables.
+ */
+async function ensureCompressedChunk(rows: number) {
+  const [exists] = await sql`select 1 from pg_database where datname = ${TSDB}`;
+  const tsUrl = new URL(url);
+  tsUrl.pathname = `/${TSDB}`;
+  if (!exists) await sql`create database ${sql(TSDB)}`;
+  const ts = postgres(tsUrl.toString(), { max: 2, onnotice: () => {}, connection: { TimeZone: 'UTC' } });
+  await ts`create extension if not exists timescaledb`;
+  const [have] = await ts`select to_regclass('public.audit') is not null as ok`;
+  if (have!.ok) {
+    const [c] = await ts`select count(*)::int as n from audit`;
+    if (c!.n !== rows) await ts`drop table audit`;
+  }
+  const [again] = await ts`select to_regclass('public.audit') is not null as ok`;
+  if (!again!.ok) {
+    console.error(`creating ${rows} rows in ${TSDB}.public.audit (hypertable) and compressing ...`);
+    await ts`create table audit (id bigint not null, ts timestamptz not null, status int not null, actor text not null,
+      payload jsonb not null, client inet, reason text)`;
+    await ts`select create_hypertable('audit', by_range('ts', interval '365 days'))`;
+    await insertAuditRows(ts, 'public', 'audit', rows);
+    await ts`alter table audit set (timescaledb.compress, timescaledb.compress_segmentby = 'status', timescaledb.compress_orderby = 'ts')`;
+    await ts`select compress_chunk(c) from show_chunks('audit') c`;
+    await ts`vacuum analyze audit`;
+  }
+  const [chunk] = await ts<
+    { chunk_schema: string; chunk_name: string; range_start: Date; range_end: Date }[]
+  >`
+    select chunk_schema, chunk_name, range_start, range_end from timescaledb_information.chunks where hypertable_name = 'audit'`;
+  return { ts, url: tsUrl.toString(), chunk: chunk! };
+}
+
+/** The compressed chunk's rows through the server's own decompression, as binary COPY drained to nothing. */
+async function rawCompressedCopy(
+  ts: postgres.Sql,
+  chunk: { chunk_schema: string; chunk_name: string },
+  rows: number,
+) {
+  const started = performance.now();
+  let bytes = 0;
+  await ts.begin('isolation level repeatable read read only', async (tx) => {
+    const stream =
+      await tx`copy (select * from ${tx(chunk.chunk_schema)}.${tx(chunk.chunk_name)}) to stdout (format binary)`.readable();
+    for await (const piece of stream) bytes += piece.length;
+  });
+  const seconds = (performance.now() - started) / 1000;
+  return { seconds, rows_per_s: rows / seconds, mb: bytes / 1e6 };
 }
 
 /** The physical reference: binary COPY of the same rows, drained to nothing. */
@@ -76,7 +137,17 @@ async function rawCopy(partition: string, rows: number) {
   return { seconds, rows_per_s: rows / seconds, mb: bytes / 1e6 };
 }
 
-function runArchive(table: string, storage: unknown, env: NodeJS.ProcessEnv, prefix = 'bench') {
+function runArchive(
+  table: string,
+  storage: unknown,
+  env: NodeJS.ProcessEnv,
+  prefix = 'bench',
+  source: { url: string; schema: string; chunk: string; request?: Record<string, unknown> } = {
+    url,
+    schema,
+    chunk: `${table}_p`,
+  },
+) {
   return new Promise<Record<string, unknown>>((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -84,14 +155,15 @@ function runArchive(table: string, storage: unknown, env: NodeJS.ProcessEnv, pre
         '--max-semi-space-size=16',
         // Compiled JavaScript, as in production: no TypeScript loader in the measured process.
         join(here, 'dist', 'archive-one.js'),
-        url,
-        schema,
+        source.url,
+        source.schema,
         table,
-        `${table}_p`,
+        source.chunk,
         JSON.stringify(storage),
         args['row-group'],
         args.codec,
         prefix,
+        JSON.stringify(source.request ?? {}),
       ],
       { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
     );
@@ -166,7 +238,9 @@ async function runRestore(table: string, storage: unknown, env: NodeJS.ProcessEn
 }
 
 /** DuckDB reads the object back; its aggregates must equal PostgreSQL's over the same rows. */
-async function verify(partition: string, path: string): Promise<boolean> {
+async function verify(partition: string, path: string, db = sql, from = schema): Promise<boolean> {
+  const sql = db;
+  const schema = from;
   const file = duckdbLiteral(path);
   const [d] =
     await duckdbQuery(`select count(*)::varchar as n, sum(id)::varchar as ids, sum(epoch_us(ts))::varchar as ts,
@@ -198,6 +272,83 @@ async function verify(partition: string, path: string): Promise<boolean> {
 }
 
 const results: Array<Record<string, unknown>> = [];
+
+/** Storage settings and credentials for one backend of this run. */
+function backendStorage(backend: string) {
+  const storage = storageConfigSchema.parse({
+    backend,
+    prefix: 'bench',
+    local: { path: localRoot, container: 'archive' },
+    azure: { container: 'bench', connection_string_env: 'BENCH_AZURE_CS' },
+    s3: {
+      bucket: 'bench',
+      endpoint: s3?.endpoint,
+      force_path_style: true,
+      access_key_id_env: 'BENCH_S3_KEY',
+      secret_access_key_env: 'BENCH_S3_SECRET',
+    },
+  });
+  const env = {
+    BENCH_AZURE_CS: azurite?.connectionString ?? '',
+    BENCH_S3_KEY: s3?.accessKeyId ?? '',
+    BENCH_S3_SECRET: s3?.secretAccessKey ?? '',
+  };
+  return { storage, env };
+}
+
+/** A compressed 1M-row TimescaleDB chunk, archived through decompression, against COPY of the same chunk. */
+async function benchCompressed(rows: number) {
+  const { ts, url: tsUrl, chunk } = await ensureCompressedChunk(rows);
+  try {
+    const copy = await rawCompressedCopy(ts, chunk, rows);
+    results.push({
+      rows,
+      target: 'raw COPY (SELECT * FROM compressed chunk)',
+      seconds: copy.seconds,
+      rows_per_s: copy.rows_per_s,
+      mb: copy.mb,
+    });
+    console.error(`COPY compressed ${rows}: ${Math.round(copy.rows_per_s)} rows/s`);
+    const backend = backends[0]!;
+    const { storage, env } = backendStorage(backend);
+    const run = await runArchive('audit', storage, env, 'bench-compressed', {
+      url: tsUrl,
+      schema: 'public',
+      chunk: chunk.chunk_name,
+      request: {
+        source_kind: 'timescaledb',
+        chunk_schema: chunk.chunk_schema,
+        chunk_start_time: chunk.range_start.toISOString(),
+        chunk_end_time: chunk.range_end.toISOString(),
+      },
+    });
+    const store = await createBlobStore(storage, { ...process.env, ...env });
+    const tmp = await mkdtemp(join(tmpdir(), 'bench-verify-'));
+    const path = join(tmp, 'x.parquet');
+    await writeFile(path, await store.read(run.key as string));
+    const identical = await verify(chunk.chunk_name, path, ts, chunk.chunk_schema);
+    await rm(tmp, { recursive: true, force: true });
+    await store.close?.();
+    const seconds = run.seconds as number;
+    results.push({
+      rows,
+      target: `archive compressed chunk → ${backend}`,
+      seconds,
+      rows_per_s: rows / seconds,
+      mb_per_s: (run.bytes as number) / 1e6 / seconds,
+      file_mb: (run.bytes as number) / 1e6,
+      peak_rss_mb: run.peak_rss_mb,
+      ratio_to_copy: rows / seconds / copy.rows_per_s,
+      phases_s: run.timings,
+      identical_in_duckdb: identical,
+    });
+    console.error(
+      `archive compressed ${rows} → ${backend}: ${Math.round(rows / seconds)} rows/s (${(rows / seconds / copy.rows_per_s).toFixed(2)}× COPY of the chunk), peak RSS ${Math.round(run.peak_rss_mb as number)} MB, identical=${identical}`,
+    );
+  } finally {
+    await ts.end();
+  }
+}
 const azurite = backends.includes('azure') ? await startAzurite() : undefined;
 const s3 = backends.includes('s3') ? await startS3rver() : undefined;
 const localRoot = await mkdtemp(join(tmpdir(), 'bench-archive-'));
@@ -214,24 +365,7 @@ try {
     });
     console.error(`COPY ${rows}: ${Math.round(copy.rows_per_s)} rows/s`);
     for (const backend of backends) {
-      const storage = storageConfigSchema.parse({
-        backend,
-        prefix: 'bench',
-        local: { path: localRoot, container: 'archive' },
-        azure: { container: 'bench', connection_string_env: 'BENCH_AZURE_CS' },
-        s3: {
-          bucket: 'bench',
-          endpoint: s3?.endpoint,
-          force_path_style: true,
-          access_key_id_env: 'BENCH_S3_KEY',
-          secret_access_key_env: 'BENCH_S3_SECRET',
-        },
-      });
-      const env = {
-        BENCH_AZURE_CS: azurite?.connectionString ?? '',
-        BENCH_S3_KEY: s3?.accessKeyId ?? '',
-        BENCH_S3_SECRET: s3?.secretAccessKey ?? '',
-      };
+      const { storage, env } = backendStorage(backend);
       const run = await runArchive(table, storage, env);
       const store = await createBlobStore(storage, { ...process.env, ...env });
       const tmp = await mkdtemp(join(tmpdir(), 'bench-verify-'));
@@ -294,6 +428,8 @@ try {
     }
     if (!args.keep) await sql`drop table ${sql(schema)}.${sql(table)} cascade`;
   }
+  const compressedRows = Number(args.compressed);
+  if (compressedRows > 0) await benchCompressed(compressedRows);
 } finally {
   await azurite?.stop();
   await s3?.stop();
