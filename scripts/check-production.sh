@@ -12,8 +12,12 @@ if ! command -v docker-compose >/dev/null 2>&1; then
     exit 1
   }
 fi
-docker-compose config -q
-echo "[production] docker-compose.yml is valid"
+if env -u API_TOKEN -u ARCHIVER_EVENT_SECRET docker-compose config -q >/dev/null 2>&1; then
+  echo "[production] docker-compose.yml must refuse to start without API_TOKEN and ARCHIVER_EVENT_SECRET" >&2
+  exit 1
+fi
+API_TOKEN=check ARCHIVER_EVENT_SECRET=check docker-compose config -q
+echo "[production] docker-compose.yml is valid, and refuses to start without its secrets"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

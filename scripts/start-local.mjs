@@ -3,6 +3,7 @@
 // TimescaleDB that ./dev installs) and Redis. A demo database with expired
 // data is created fresh on every start so archival is visible within a minute. Ctrl-C stops all.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,8 +123,12 @@ await writeFile(dbConfigPath, JSON.stringify(databaseServiceConfig, null, 2));
 await writeFile(archivalConfigPath, JSON.stringify(archivalServiceConfig, null, 2));
 
 // 5. Both services as separate processes.
+// Signed events, as in production: a fresh secret for this run unless one is given. No API_TOKEN:
+// both services listen on loopback only, where the mutating routes answer without one.
 const env = {
   ...process.env,
+  ARCHIVER_EVENT_SECRET: process.env.ARCHIVER_EVENT_SECRET ?? randomBytes(32).toString('hex'),
+  HOST: process.env.HOST ?? '127.0.0.1',
   ...(azurite ? { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString } : {}),
 };
 const children = [

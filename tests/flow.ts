@@ -40,6 +40,8 @@ export async function retentionFlow(options: {
   leaderElection?: boolean;
   extraDatabases?: Record<string, Record<string, unknown>>;
   defaults?: Record<string, unknown>;
+  /** ARCHIVER_EVENT_SECRET for both sides: events are signed and checked. */
+  secret?: string;
 }) {
   const ns = await redisNamespace('flow');
   const bus: Bus = createRedisBus({ redis: { url: ns.url }, keyPrefix: ns.prefix });
@@ -66,6 +68,7 @@ export async function retentionFlow(options: {
     bus,
     store: options.store,
     consumer: 'manager-1',
+    secret: options.secret,
     pools: Object.fromEntries(Object.entries(options.databases).map(([name, db]) => [name, db.sql])),
     leaderElection: options.leaderElection ?? false,
   });
@@ -91,6 +94,7 @@ export async function retentionFlow(options: {
     metrics: createArchivalMetrics(),
     logger: silentLogger(),
     producer: 'archival-test',
+    secret: options.secret,
     signal: shutdown.signal,
   });
   const worker = createArchivalWorker({
@@ -100,6 +104,7 @@ export async function retentionFlow(options: {
     concurrency: 1,
     visibilityTimeoutMs: 30_000,
     maxDeliveries: 5,
+    secret: options.secret,
     graceMs: 5_000,
     onGraceExpired: () => shutdown.abort(),
     logger: silentLogger(),
@@ -121,7 +126,7 @@ export async function retentionFlow(options: {
     async archiveDirectly(database: string, row: LedgerChunk): Promise<ArchivalConfirmation> {
       const request: ArchivalRequest = buildArchivalRequest(
         { ...ledgerIdentity(database, row), attempt: row.attempts, requested_at: new Date().toISOString() },
-        { producer: 'test', eventId: row.request_event_id! },
+        { producer: 'test', eventId: row.request_event_id!, secret: options.secret },
       );
       const before = confirmations.length;
       await archive(request);

@@ -241,8 +241,9 @@ export async function createCluster(options: ClusterOptions = {}) {
         manifest_key: string | null;
         range_start: string;
         range_end: string;
+        chunk_oid: string | null;
       }[]
-    >`select chunk_name, state, object_key, manifest_key, range_start, range_end from archiver.chunks order by chunk_name`.catch(
+    >`select chunk_name, state, object_key, manifest_key, range_start, range_end, chunk_oid from archiver.chunks order by chunk_name`.catch(
       () => [],
     );
   }
@@ -331,6 +332,7 @@ export async function createCluster(options: ClusterOptions = {}) {
           dimension_type: 'timestamp',
           chunk_start_time: row.range_start,
           chunk_end_time: row.range_end,
+          ...(row.chunk_oid ? { chunk_oid: String(row.chunk_oid) } : {}),
         });
         if (row.object_key !== keys.dataKey) {
           fail(`archived under ${row.object_key}, not its key ${keys.dataKey}`);

@@ -31,8 +31,16 @@ async function* bytes(buffer: Buffer): AsyncGenerator<Uint8Array> {
 async function requested(cluster: Cluster, chunk: string) {
   const sql = cluster.databases[0]!.sql;
   const [row] = await sql<
-    { chunk_name: string; range_start: string; range_end: string; request_event_id: string; state: string }[]
-  >`select chunk_name, range_start, range_end, request_event_id::text, state from archiver.chunks where chunk_name = ${chunk}`;
+    {
+      chunk_name: string;
+      range_start: string;
+      range_end: string;
+      request_event_id: string;
+      state: string;
+      chunk_oid: string;
+    }[]
+  >`select chunk_name, range_start, range_end, request_event_id::text, state, chunk_oid::text
+    from archiver.chunks where chunk_name = ${chunk} order by id desc limit 1`;
   const identity = {
     database: 'db0',
     source_kind: 'partition' as const,
@@ -44,6 +52,7 @@ async function requested(cluster: Cluster, chunk: string) {
     dimension_type: 'timestamp' as const,
     chunk_start_time: row!.range_start,
     chunk_end_time: row!.range_end,
+    chunk_oid: row!.chunk_oid,
   };
   return { row: row!, identity, keys: archiveKeys('archive', identity) };
 }
@@ -116,9 +125,15 @@ describe('reliability: hostile and bad input', () => {
           TOPICS.archivalConfirmation,
           success(c.identity, c.row.request_event_id, object(c.keys), manifest),
         );
+        // Refused for what the archive is (a failed attempt), or for what the message claims
+        // (recorded on the chunk's history, its state untouched).
         const row = await until(code, async () => {
           const r = await ledgerRow(cluster, chunk);
-          return r.last_error_code === code ? r : undefined;
+          if (r.last_error_code === code) return r;
+          const [event] = await sql<{ detail: string }[]>`
+            select e.detail from archiver.chunk_events e join archiver.chunks c on c.id = e.chunk_id
+            where c.chunk_name = ${chunk} and e.detail like ${`%refused: ${code}%`}`;
+          return event ? { ...r, last_error: event.detail } : undefined;
         });
         expect(await sql`select to_regclass(${chunk}) is not null as present`).toEqual([{ present: true }]);
         note(input, `not dropped; ledger ${row.state}: ${row.last_error}`);
@@ -141,9 +156,9 @@ describe('reliability: hostile and bad input', () => {
       const garbage = Buffer.from('not the archive at all');
       await cluster.store.upload((await requested(cluster, 'events_2021_02')).keys.dataKey, bytes(garbage));
       await refused(
-        'SUCCESS confirmation with a wrong sha256',
+        'SUCCESS confirmation for a stored object that has no manifest beside it',
         'events_2021_02',
-        'SHA256_MISMATCH',
+        'MANIFEST_MISSING',
         atItsKey,
         {
           bytes: garbage.length,

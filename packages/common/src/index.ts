@@ -9,6 +9,7 @@ export {
   SERVICE_ENV_OVERRIDES,
   setPath,
 } from './config.js';
+export { createSemaphore, DeadlineError, securityWarnings, withDeadline } from './deadline.js';
 export { ArchiverError, coerceError, errorCode } from './errors.js';
 export { failpoint } from './failpoints.js';
 export { type CreateLoggerOptions, createLogger, type Logger, REDACT_PATHS, silentLogger } from './logger.js';

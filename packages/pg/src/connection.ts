@@ -22,11 +22,24 @@ export const poolSchema = z
     idle_timeout_s: z.coerce.number().int().min(0).default(30),
     max_lifetime_s: z.coerce.number().int().min(0).default(1800),
     connect_timeout_s: z.coerce.number().int().min(1).default(10),
+    /**
+     * The server cancels any one statement running longer (0: off). Unset: the service's default
+     * (the retention manager 300 s, the archival worker 3600 s for long extractions).
+     */
+    statement_timeout_s: z.coerce.number().int().min(0).optional(),
+    /** The server ends a session idle inside a transaction this long, releasing its locks. */
+    idle_in_transaction_timeout_s: z.coerce.number().int().min(0).default(300),
   })
   .strict();
 
 export const databaseConnectionSchema = endpoint.extend({
-  pool: poolSchema.default({ max: 4, idle_timeout_s: 30, max_lifetime_s: 1800, connect_timeout_s: 10 }),
+  pool: poolSchema.default({
+    max: 4,
+    idle_timeout_s: 30,
+    max_lifetime_s: 1800,
+    connect_timeout_s: 10,
+    idle_in_transaction_timeout_s: 300,
+  }),
   /** Extraction reads from here when set, to keep load off the primary. */
   read_replica: endpoint.optional(),
 });
@@ -66,7 +79,13 @@ export function resolveUrl(
  */
 export function connectDatabase(
   config: DatabaseConnectionConfig,
-  options: { replica?: boolean; applicationName?: string; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    replica?: boolean;
+    applicationName?: string;
+    env?: NodeJS.ProcessEnv;
+    /** Used when the pool does not set statement_timeout_s. */
+    defaultStatementTimeoutS?: number;
+  } = {},
 ): postgres.Sql {
   const target = options.replica && config.read_replica ? config.read_replica : config;
   const { url, options: parts } = resolveUrl(target, options.env);
@@ -77,7 +96,13 @@ export function connectDatabase(
     max_lifetime: config.pool.max_lifetime_s,
     connect_timeout: config.pool.connect_timeout_s,
     onnotice: () => {},
-    connection: { application_name: options.applicationName ?? 'chunk-archiver', ...PINNED_SETTINGS },
+    connection: {
+      application_name: options.applicationName ?? 'chunk-archiver',
+      ...PINNED_SETTINGS,
+      // Server-side bounds: a statement, and a transaction left idle, cannot hold on forever.
+      statement_timeout: (config.pool.statement_timeout_s ?? options.defaultStatementTimeoutS ?? 300) * 1000,
+      idle_in_transaction_session_timeout: config.pool.idle_in_transaction_timeout_s * 1000,
+    },
   };
   return url ? postgres(url, common) : postgres(common);
 }

@@ -7,6 +7,8 @@ export interface AppDeps {
   metrics: ArchivalMetrics;
   /** Checks Redis, storage and each database; never throws. */
   readiness: () => Promise<ReadinessReport>;
+  /** Said by /ready (which stays 200 for them): what runs without the protection it should have. */
+  warnings?: string[];
 }
 
 /** Builds the HTTP app from injected dependencies; main.ts wires the real ones. */
@@ -18,7 +20,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.get('/ready', async (_request, reply) => {
     const checks = await deps.readiness();
     const ready = Object.values(checks).every((c) => c.ok);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+    return reply
+      .code(ready ? 200 : 503)
+      .send({ status: ready ? 'ready' : 'not ready', checks, warnings: deps.warnings ?? [] });
   });
 
   app.get('/archival/metrics', async () => deps.metrics.snapshot());

@@ -1,4 +1,4 @@
-import { ArchiverError, coerceError } from '@chunk-archiver/common';
+import { ArchiverError, coerceError, DeadlineError } from '@chunk-archiver/common';
 import { StorageError } from '@chunk-archiver/storage';
 import { ArchiveError, FAILURE, type FailureCode } from './errors.js';
 
@@ -16,6 +16,8 @@ export function classifyFailure(error: unknown): Classified {
   if (err instanceof ArchiveError) {
     return { code: err.code as FailureCode, message: err.message, retryable: err.retryable, blame: 'none' };
   }
+  if (err instanceof DeadlineError)
+    return { code: 'DATABASE_ERROR', message: err.message, retryable: true, blame: 'database' };
   if (err instanceof StorageError)
     return { code: 'STORAGE_ERROR', message: err.message, retryable: err.retryable, blame: 'storage' };
   if (err instanceof ArchiverError && err.code in FAILURE) {

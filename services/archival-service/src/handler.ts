@@ -5,6 +5,7 @@ import {
   failpoint,
   type Logger,
   sleep,
+  withDeadline,
 } from '@chunk-archiver/common';
 import {
   type ArchivalFailure,
@@ -45,6 +46,9 @@ export interface HandlerDeps {
   /** Aborted at shutdown: work in retry back-off stops, and its message is left for redelivery. */
   signal: AbortSignal;
 }
+
+/** The catalog check is a few small queries: a database that cannot answer them in this long is not well. */
+const CATALOG_CHECK_TIMEOUT_MS = 15_000;
 
 /**
  * Handles one archival request end to end and publishes its confirmation. Returning means "ack":
@@ -136,7 +140,11 @@ export function createRequestHandler(deps: HandlerDeps) {
           return;
         }
         try {
-          await checkChunk(database.sql, request, { allowedTables: database.allowedTables });
+          await withDeadline(
+            checkChunk(database.sql, request, { allowedTables: database.allowedTables }),
+            CATALOG_CHECK_TIMEOUT_MS,
+            `database ${request.database}: catalog check`,
+          );
           const result = await archiveChunk(
             { sql: database.sql, store: deps.store, settings: deps.settings },
             request,

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { hostname } from 'node:os';
 import { createRedisBus, createRedisClient } from '@chunk-archiver/bus';
-import { coerceError, createLogger, runChecks } from '@chunk-archiver/common';
+import { coerceError, createLogger, runChecks, securityWarnings } from '@chunk-archiver/common';
 import { connectDatabase } from '@chunk-archiver/pg';
 import { createBlobStore } from '@chunk-archiver/storage';
 import { buildApp } from './app.js';
@@ -16,6 +16,8 @@ const config = loadArchivalConfig();
 const logger = createLogger({ name: 'archival-service', level: config.service.log_level });
 const consumer = config.service.consumer_name ?? `${hostname()}-${process.pid}`;
 const secret = process.env[config.event_secret_env] || undefined;
+const warnings = securityWarnings({ eventSecret: secret });
+for (const warning of warnings) logger.warn(warning);
 
 const bus = createRedisBus({ redis: { url: config.redis.url }, keyPrefix: config.redis.key_prefix, logger });
 const lockRedis = createRedisClient({ url: config.redis.url });
@@ -33,7 +35,11 @@ const breakerOptions = {
 const databases = new Map<string, SourceDatabase>();
 for (const [name, db] of Object.entries(config.databases)) {
   databases.set(name, {
-    sql: connectDatabase(db, { replica: true, applicationName: 'chunk-archiver archival-service' }),
+    sql: connectDatabase(db, {
+      replica: true,
+      applicationName: 'chunk-archiver archival-service',
+      defaultStatementTimeoutS: 3600,
+    }),
     allowedTables: db.tables,
     breaker: createCircuitBreaker(`database:${name}`, breakerOptions),
   });
@@ -87,6 +93,7 @@ const worker = createArchivalWorker({
 const app = buildApp({
   logger,
   metrics,
+  warnings,
   readiness: () =>
     runChecks({
       redis: () => lockRedis.ping(),

@@ -16,8 +16,14 @@ import type { QueuedChunk } from './scanner.js';
 export interface AppDeps {
   logger: Logger;
   registry: Registry;
-  /** Bearer token for mutating routes; undefined: no token required. */
+  /**
+   * Bearer token for mutating routes. Without one they answer only callers on loopback, unless
+   * `allowUnauthenticated` says an operator accepts anyone who reaches the port.
+   */
   apiToken?: string | undefined;
+  allowUnauthenticated?: boolean;
+  /** Said by /ready (which stays 200 for them): what runs without the protection it should have. */
+  warnings?: string[];
   readiness: () => Promise<ReadinessReport>;
   status: () => Promise<unknown>;
   /** Queues a table's expired chunks now; throws UnknownTableError for a table not configured. */
@@ -55,6 +61,13 @@ const errorBody = {
   type: 'object',
   properties: { statusCode: { type: 'integer' }, error: { type: 'string' }, message: { type: 'string' } },
 } as const;
+
+/** 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6. */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4 === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+}
 
 /** Builds the HTTP app from injected dependencies; main.ts wires the real ones. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -114,7 +127,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   function requireToken(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
     if (!deps.apiToken) {
-      done();
+      if (deps.allowUnauthenticated || isLoopback(request.socket.remoteAddress ?? request.ip)) {
+        done();
+        return;
+      }
+      void reply.code(403).send({
+        statusCode: 403,
+        error: 'Forbidden',
+        message:
+          'without API_TOKEN, mutating routes answer only on loopback; set API_TOKEN (or service.allow_unauthenticated: true)',
+      });
       return;
     }
     const header = request.headers.authorization ?? '';
@@ -135,7 +157,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
     const checks = await deps.readiness();
     const ready = Object.values(checks).every((c) => c.ok);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+    return reply
+      .code(ready ? 200 : 503)
+      .send({ status: ready ? 'ready' : 'not ready', checks, warnings: deps.warnings ?? [] });
   });
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>

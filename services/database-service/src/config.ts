@@ -59,11 +59,24 @@ export const retentionConfigSchema = z
         port: z.coerce.number().int().min(0).max(65535).default(3000),
         log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
         consumer_name: z.string().min(1).optional(),
-        /** Name of the env var with the bearer token for mutating routes; unset: no token needed. */
+        /**
+         * Name of the env var with the bearer token for mutating routes. Without a token, they
+         * answer only callers on loopback, unless allow_unauthenticated is true.
+         */
         api_token_env: z.string().default('API_TOKEN'),
+        allow_unauthenticated: z.preprocess(envBoolean, z.boolean()).default(false),
+        /** SIGTERM: how long stopping may take before the process exits anyway. */
+        shutdown_grace_ms: z.coerce.number().int().min(0).default(10_000),
       })
       .strict()
-      .default({ host: '0.0.0.0', port: 3000, log_level: 'info', api_token_env: 'API_TOKEN' }),
+      .default({
+        host: '0.0.0.0',
+        port: 3000,
+        log_level: 'info',
+        api_token_env: 'API_TOKEN',
+        allow_unauthenticated: false,
+        shutdown_grace_ms: 10_000,
+      }),
     redis: redisConfigSchema,
     event_secret_env: z.string().default('ARCHIVER_EVENT_SECRET'),
     /** The same storage the workers write to: objects are verified there before any drop. */
@@ -81,6 +94,12 @@ export const retentionConfigSchema = z
         vacuum_after_drop: z.boolean().default(false),
         /** How long the drop transaction waits for its lock before giving up (and retrying later). */
         lock_timeout_ms: z.coerce.number().int().min(100).default(5_000),
+        /** One database's whole scan (discovery, drops, requests) must end within this. */
+        scan_timeout_s: z.coerce.number().int().min(1).default(900),
+        /** One leader check (connect, advisory lock) must answer within this. */
+        leader_timeout_ms: z.coerce.number().int().min(100).default(5_000),
+        /** Each database's part of the status must answer within this; past it, it says so. */
+        status_timeout_ms: z.coerce.number().int().min(100).default(1_500),
       })
       .strict()
       .default({
@@ -93,8 +112,12 @@ export const retentionConfigSchema = z
         retry_max_s: 3600,
         vacuum_after_drop: false,
         lock_timeout_ms: 5_000,
+        scan_timeout_s: 900,
+        leader_timeout_ms: 5_000,
+        status_timeout_ms: 1_500,
       }),
-    parallel_databases: z.preprocess(envBoolean, z.boolean()).default(false),
+    /** Scan several databases at once (each has its own loop either way; this bounds the load). */
+    parallel_databases: z.preprocess(envBoolean, z.boolean()).default(true),
     max_parallel_databases: z.coerce.number().int().min(1).max(10).default(3),
     dry_run: z.preprocess(envBoolean, z.boolean()).default(false),
     /** A confirmation taken by a manager that died is handed to another after this long. */
@@ -116,6 +139,8 @@ export const ENV_OVERRIDES: Record<string, string> = {
   PARALLEL_DATABASES: 'parallel_databases',
   MAX_PARALLEL_DATABASES: 'max_parallel_databases',
   DRY_RUN: 'dry_run',
+  SHUTDOWN_GRACE_MS: 'service.shutdown_grace_ms',
+  ALLOW_UNAUTHENTICATED: 'service.allow_unauthenticated',
 };
 
 export function loadRetentionConfig(

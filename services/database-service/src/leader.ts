@@ -1,4 +1,4 @@
-import { coerceError, type Logger } from '@chunk-archiver/common';
+import { coerceError, DeadlineError, type Logger, withDeadline } from '@chunk-archiver/common';
 import type postgres from 'postgres';
 
 /** One key for every retention manager of a database: whoever holds it acts, the rest stand by. */
@@ -11,7 +11,12 @@ export const LEADER_LOCK_KEY = 7_243_110_000;
  * once its server process was terminated, the pool handed the broken connection back again and
  * again, and the manager never led again.)
  */
-export function createLeaderLock(connect: () => postgres.Sql, logger: Logger) {
+export function createLeaderLock(
+  connect: () => postgres.Sql,
+  logger: Logger,
+  options: { timeoutMs?: number } = {},
+) {
+  const timeoutMs = options.timeoutMs ?? 5_000;
   let client: postgres.Sql | undefined;
   let leader = false;
 
@@ -21,11 +26,15 @@ export function createLeaderLock(connect: () => postgres.Sql, logger: Logger) {
     leader = false;
     if (!held) return;
     try {
-      await held`select pg_advisory_unlock(${LEADER_LOCK_KEY})`;
+      await withDeadline(
+        held`select pg_advisory_unlock(${LEADER_LOCK_KEY})`.execute(),
+        2_000,
+        'leader unlock',
+      );
     } catch {
       // the connection is gone, and with it the lock
     }
-    await held.end({ timeout: 1 }).catch(() => undefined);
+    await withDeadline(held.end({ timeout: 1 }), 2_000, 'leader connection end').catch(() => undefined);
   }
 
   async function attempt(): Promise<boolean> {
@@ -59,9 +68,16 @@ export function createLeaderLock(connect: () => postgres.Sql, logger: Logger) {
      * database cannot be reached: an outage must not pass for "another manager leads".
      */
     ensure(): Promise<boolean> {
-      inflight ??= attempt().finally(() => {
-        inflight = undefined;
-      });
+      // A server that hangs mid-handshake or mid-query must not hang leadership: past the
+      // deadline the connection is thrown away and the attempt fails.
+      inflight ??= withDeadline(attempt(), timeoutMs, 'leader election')
+        .catch(async (error: unknown) => {
+          if (error instanceof DeadlineError) await release();
+          throw error;
+        })
+        .finally(() => {
+          inflight = undefined;
+        });
       return inflight;
     },
     release,

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { hostname } from 'node:os';
 import { createRedisBus, createRedisClient } from '@chunk-archiver/bus';
-import { coerceError, createLogger, runChecks } from '@chunk-archiver/common';
+import { coerceError, createLogger, runChecks, securityWarnings, withDeadline } from '@chunk-archiver/common';
 import { createBlobStore } from '@chunk-archiver/storage';
 import { buildApp } from './app.js';
 import { loadRetentionConfig } from './config.js';
@@ -19,11 +19,16 @@ const probe = createRedisClient({ url: config.redis.url });
 probe.on('error', () => {});
 const store = await createBlobStore(config.storage);
 const manager = createRetentionManager({ config, logger, bus, store, consumer, secret });
+const allowUnauthenticated = config.service.allow_unauthenticated;
+const warnings = securityWarnings({ eventSecret: secret, apiToken, allowUnauthenticated });
+for (const warning of warnings) logger.warn(warning);
 
 const app = await buildApp({
   logger,
   registry: manager.metrics.registry,
   apiToken,
+  allowUnauthenticated,
+  warnings,
   status: () => manager.status(),
   trigger: (input) => manager.trigger(input),
   restore: (input) => manager.restorer.restore(input),
@@ -52,13 +57,19 @@ async function stop(signal: string): Promise<void> {
     ['redis', () => probe.quit()],
     ['storage', async () => store.close?.()],
   ];
-  for (const [name, step] of steps) {
-    try {
-      await step();
-    } catch (error) {
-      logger.warn({ err: coerceError(error), step: name }, 'shutdown step failed');
+  // Bounded as a whole: a database or dependency that hangs must not keep the process alive.
+  const stopped = (async () => {
+    for (const [name, step] of steps) {
+      try {
+        await step();
+      } catch (error) {
+        logger.warn({ err: coerceError(error), step: name }, 'shutdown step failed');
+      }
     }
-  }
+  })();
+  await withDeadline(stopped, config.service.shutdown_grace_ms, 'shutdown').catch((error: unknown) => {
+    logger.warn({ err: coerceError(error) }, 'shutdown grace expired; exiting with work left');
+  });
   process.exit(0);
 }
 process.once('SIGTERM', () => void stop('SIGTERM'));

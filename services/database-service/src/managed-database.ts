@@ -1,4 +1,4 @@
-import type { Logger } from '@chunk-archiver/common';
+import { DeadlineError, type Logger, withDeadline } from '@chunk-archiver/common';
 import { connectDatabase } from '@chunk-archiver/pg';
 import type postgres from 'postgres';
 import type { ManagedDatabaseConfig } from './config.js';
@@ -36,6 +36,12 @@ export interface ManagedDatabase {
   logger: Logger;
   /** Applies ledger migrations once per process (again after a failure). */
   ensureLedger(): Promise<void>;
+  /**
+   * Runs one piece of work on this database under a client-side deadline. When it does not
+   * answer in time the pool is thrown away whole (a hung server keeps its connections hung), so
+   * the next call starts on fresh connections; the error says which database and what waited.
+   */
+  bounded<T>(what: string, ms: number, work: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -46,11 +52,14 @@ export function createManagedDatabase(
   options: {
     sql?: postgres.Sql;
     leaderElection?: boolean;
+    /** How long one leader check may take before its connection is thrown away (default 5 s). */
+    leaderTimeoutMs?: number;
     /** The leader lock's own connection (default: one from the config, never recycled by the pool). */
     leaderConnect?: () => postgres.Sql;
   } = {},
 ): ManagedDatabase {
-  const sql = options.sql ?? connectDatabase(config, { applicationName: 'chunk-archiver database-service' });
+  const connect = () => connectDatabase(config, { applicationName: 'chunk-archiver database-service' });
+  let sql = options.sql ?? connect();
   const log = logger.child({ database: name });
   // Without election (a single manager, or a one-connection server) this process always leads.
   const leader: LeaderLock =
@@ -64,12 +73,21 @@ export function createManagedDatabase(
                 { applicationName: 'chunk-archiver database-service leader' },
               )),
           log,
+          { timeoutMs: options.leaderTimeoutMs ?? 5_000 },
         );
   let migrated = false;
+  function replacePool(): void {
+    if (options.sql) return; // a pool handed in belongs to the caller
+    const old = sql;
+    sql = connect();
+    old.end({ timeout: 0 }).catch(() => undefined);
+  }
   return {
     name,
     config,
-    sql,
+    get sql() {
+      return sql;
+    },
     leader,
     conflicts: new Map(),
     logger: log,
@@ -91,9 +109,20 @@ export function createManagedDatabase(
       if (applied.length) log.info({ applied }, 'ledger migrations applied');
       migrated = true;
     },
+    async bounded<T>(what: string, ms: number, work: () => Promise<T>): Promise<T> {
+      try {
+        return await withDeadline(work(), ms, `database ${name}: ${what}`);
+      } catch (error) {
+        if (error instanceof DeadlineError) {
+          log.warn({ what, ms }, 'database did not answer in time; its connections are replaced');
+          replacePool();
+        }
+        throw error;
+      }
+    },
     async close() {
-      await leader.release();
-      if (!options.sql) await sql.end({ timeout: 5 });
+      await withDeadline(leader.release(), 2_000, 'leader release').catch(() => undefined);
+      if (!options.sql) await withDeadline(sql.end({ timeout: 2 }), 3_000, 'pool end').catch(() => undefined);
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { Bus, Subscription } from '@chunk-archiver/bus';
 import { coerceError, type Logger } from '@chunk-archiver/common';
-import { parseArchivalConfirmation, TOPICS } from '@chunk-archiver/events';
+import { type ArchivalConfirmation, parseArchivalConfirmation, TOPICS } from '@chunk-archiver/events';
 import type { BlobStore } from '@chunk-archiver/storage';
 import type postgres from 'postgres';
 import type { RetentionConfig } from './config.js';
@@ -39,6 +39,7 @@ export function createRetentionManager(options: ManagerOptions) {
       createManagedDatabase(name, db, logger, {
         ...(pool ? { sql: pool } : {}),
         leaderElection: options.leaderElection ?? db.leader_election,
+        leaderTimeoutMs: config.defaults.leader_timeout_ms,
       }),
     );
   }
@@ -50,7 +51,7 @@ export function createRetentionManager(options: ManagerOptions) {
     secret: options.secret,
     producer: `database-service@${options.consumer}`,
   });
-  const handleConfirmation = createConfirmationHandler({
+  const handleUnbounded = createConfirmationHandler({
     databases,
     store: options.store,
     config,
@@ -58,6 +59,12 @@ export function createRetentionManager(options: ManagerOptions) {
     onDropped: (database, rows) => metrics.dropped(database, rows),
     onRefused: (database, reason) => metrics.refused(database, reason),
   });
+  /** A confirmation's work on its database is bounded like a scan: a hung database fails it, to be redelivered. */
+  const handleConfirmation = (event: ArchivalConfirmation): Promise<void> => {
+    const db = databases.get(event.data.database);
+    if (!db) return handleUnbounded(event);
+    return db.bounded('confirmation', config.defaults.scan_timeout_s * 1000, () => handleUnbounded(event));
+  };
   const restorer = createRestorer({ databases, store: options.store, prefix: config.storage.prefix, logger });
   let subscription: Subscription | undefined;
   let started = false;
@@ -99,7 +106,7 @@ export function createRetentionManager(options: ManagerOptions) {
         }
       }
     },
-    status: () => retentionStatus(databases, config.dry_run),
+    status: () => retentionStatus(databases, config.dry_run, config.defaults.status_timeout_ms),
     /** /ready's checks for the databases: each answers, and no configured table is in conflict. */
     readinessChecks(): Record<string, () => Promise<unknown>> {
       return Object.fromEntries(

@@ -1,4 +1,11 @@
-import { coerceError, failpoint, type Logger, sleep } from '@chunk-archiver/common';
+import {
+  backoffDelay,
+  coerceError,
+  createSemaphore,
+  failpoint,
+  type Logger,
+  sleep,
+} from '@chunk-archiver/common';
 import type postgres from 'postgres';
 import type { RetentionConfig, TableConfig } from './config.js';
 import { dropOptions, dropVerifiedChunk } from './drop-verified.js';
@@ -46,16 +53,6 @@ export interface ScanFilter {
   database?: string | undefined;
   table?: string | undefined;
   dryRun?: boolean | undefined;
-}
-
-/** Runs `tasks` with at most `limit` at once. */
-async function withLimit<T>(limit: number, items: T[], task: (item: T) => Promise<void>): Promise<void> {
-  const queue = [...items];
-  await Promise.all(
-    Array.from({ length: Math.min(limit, queue.length) }, async () => {
-      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await task(item);
-    }),
-  );
 }
 
 function tableMatches(table: TableConfig, name: string | undefined): boolean {
@@ -180,10 +177,34 @@ function skipped(row: LedgerChunk, chosen: Set<string>): SkippedChunk[] {
  */
 export function createScanner(deps: ScannerDeps) {
   const abort = new AbortController();
-  let loop: Promise<void> | undefined;
+  let loops: Promise<void>[] | undefined;
   const { config } = deps;
+  const slots = createSemaphore(config.parallel_databases ? config.max_parallel_databases : 1);
+  const scanTimeoutMs = config.defaults.scan_timeout_s * 1000;
 
-  async function scanDatabase(db: ManagedDatabase, filter: ScanFilter): Promise<ScanReport> {
+  /** One database's scan, bounded: a database that stops answering fails its scan, not the others'. */
+  function scanDatabase(db: ManagedDatabase, filter: ScanFilter): Promise<ScanReport> {
+    return db
+      .bounded('scan', scanTimeoutMs, () => scanDatabaseUnbounded(db, filter))
+      .catch((error: unknown) => {
+        const err = coerceError(error);
+        db.stats.scans_failed++;
+        db.stats.last_scan_error = err.message;
+        db.stats.last_scan_finished_at = new Date().toISOString();
+        db.logger.error({ err }, 'scan failed for this database; the others continue');
+        return {
+          database: db.name,
+          ok: false,
+          error: err.message,
+          discovered: [],
+          requested: [],
+          skipped: [],
+          dropped: 0,
+        };
+      });
+  }
+
+  async function scanDatabaseUnbounded(db: ManagedDatabase, filter: ScanFilter): Promise<ScanReport> {
     const report: ScanReport = {
       database: db.name,
       ok: true,
@@ -227,31 +248,40 @@ export function createScanner(deps: ScannerDeps) {
     const targets = [...deps.databases.values()].filter(
       (db) => db.config.enabled && (!filter.database || filter.database === db.name),
     );
-    const reports: ScanReport[] = [];
-    const limit = config.parallel_databases ? config.max_parallel_databases : 1;
-    await withLimit(limit, targets, async (db) => {
-      reports.push(await scanDatabase(db, filter));
-    });
+    const reports = await Promise.all(targets.map((db) => slots(() => scanDatabase(db, filter))));
     return reports.sort((a, b) => a.database.localeCompare(b.database));
+  }
+
+  /**
+   * Each database on a loop of its own, so one that hangs or fails never delays another's scan;
+   * one that keeps failing is scanned less often (back-off up to ten intervals), not given up.
+   */
+  async function loop(db: ManagedDatabase): Promise<void> {
+    let failures = 0;
+    const intervalMs = config.defaults.check_interval_s * 1000;
+    while (!abort.signal.aborted) {
+      try {
+        const report = await slots(() => scanDatabase(db, {}));
+        failures = report.ok ? 0 : failures + 1;
+      } catch (error) {
+        failures++;
+        deps.logger.error({ err: coerceError(error), database: db.name }, 'scan loop error');
+      }
+      const wait = failures
+        ? backoffDelay(failures, { initialMs: intervalMs, maxMs: intervalMs * 10, factor: 2, jitter: 0.2 })
+        : intervalMs;
+      await sleep(wait, abort.signal);
+    }
   }
 
   return {
     scanOnce,
     start(): void {
-      loop ??= (async () => {
-        while (!abort.signal.aborted) {
-          try {
-            await scanOnce();
-          } catch (error) {
-            deps.logger.error({ err: coerceError(error) }, 'scan loop error');
-          }
-          await sleep(config.defaults.check_interval_s * 1000, abort.signal);
-        }
-      })();
+      loops ??= [...deps.databases.values()].filter((db) => db.config.enabled).map((db) => loop(db));
     },
     async stop(): Promise<void> {
       abort.abort();
-      await loop;
+      await Promise.all(loops ?? []);
     },
   };
 }

@@ -1,4 +1,4 @@
-import { coerceError } from '@chunk-archiver/common';
+import { coerceError, withDeadline } from '@chunk-archiver/common';
 import type { ChunkState } from './ledger/types.js';
 import type { ManagedDatabase, TableConflict } from './managed-database.js';
 import { ledgerExists, stateCounts, troubledChunks, waitingDrops } from './sql/ledger.js';
@@ -36,7 +36,7 @@ export interface DatabaseStatus {
   }>;
 }
 
-async function databaseStatus(db: ManagedDatabase): Promise<DatabaseStatus> {
+async function databaseStatus(db: ManagedDatabase, timeoutMs: number): Promise<DatabaseStatus> {
   const base = { database: db.name, leader: db.leader.isLeader(), last_scan: { ...db.stats } };
   const tables = new Map<string, TableStatus>(
     db.config.tables.map((t) => [
@@ -55,6 +55,25 @@ async function databaseStatus(db: ManagedDatabase): Promise<DatabaseStatus> {
     ]),
   );
   try {
+    // Bounded: a database that does not answer is reported as such, and status still answers.
+    return await withDeadline(ledgerStatus(db, base, tables), timeoutMs, `database ${db.name}: status`);
+  } catch (err) {
+    return {
+      ...base,
+      ok: false,
+      error: coerceError(err).message,
+      tables: [...tables.values()],
+      failures: [],
+    };
+  }
+}
+
+async function ledgerStatus(
+  db: ManagedDatabase,
+  base: Pick<DatabaseStatus, 'database' | 'leader' | 'last_scan'>,
+  tables: Map<string, TableStatus>,
+): Promise<DatabaseStatus> {
+  {
     const failures: DatabaseStatus['failures'] = [];
     if (await ledgerExists(db.sql)) {
       for (const c of await stateCounts(db.sql)) {
@@ -91,20 +110,18 @@ async function databaseStatus(db: ManagedDatabase): Promise<DatabaseStatus> {
     }
     const error = db.stats.last_scan_error;
     return { ...base, ok: error === null, error, tables: [...tables.values()], failures };
-  } catch (err) {
-    return {
-      ...base,
-      ok: false,
-      error: coerceError(err).message,
-      tables: [...tables.values()],
-      failures: [],
-    };
   }
 }
 
 /** What `GET /database/retention/status` and the `status` command show. */
-export async function retentionStatus(databases: Map<string, ManagedDatabase>, dryRun: boolean) {
-  const database_stats = await Promise.all([...databases.values()].map(databaseStatus));
+export async function retentionStatus(
+  databases: Map<string, ManagedDatabase>,
+  dryRun: boolean,
+  timeoutMs = 1_500,
+) {
+  const database_stats = await Promise.all(
+    [...databases.values()].map((db) => databaseStatus(db, timeoutMs)),
+  );
   return {
     generated_at: new Date().toISOString(),
     dry_run: dryRun,

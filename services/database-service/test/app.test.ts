@@ -4,12 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { RestoreError, UnknownTableError } from '../src/errors.js';
 
-async function app(apiToken?: string) {
+async function app(apiToken?: string, more: { allowUnauthenticated?: boolean; warnings?: string[] } = {}) {
   const calls: unknown[] = [];
   const instance = await buildApp({
     logger: silentLogger(),
     registry: new Registry(),
     apiToken,
+    ...more,
     readiness: async () => ({ redis: { ok: true } }),
     status: async () => ({ databases_processed: 1, database_stats: [] }),
     trigger: async (input) => {
@@ -41,6 +42,40 @@ async function app(apiToken?: string) {
 }
 
 describe('database-service HTTP', () => {
+  it('without API_TOKEN answers mutating routes only on loopback, unless allow_unauthenticated', async () => {
+    const trigger = (instance: Awaited<ReturnType<typeof app>>['instance'], remoteAddress: string) =>
+      instance.inject({
+        method: 'POST',
+        url: '/database/retention/trigger-archival?table_name=conditions',
+        remoteAddress,
+      });
+    const closed = await app();
+    for (const address of ['10.1.2.3', '192.168.0.7', '::ffff:172.17.0.1', '2001:db8::1']) {
+      const refused = await trigger(closed.instance, address);
+      expect([address, refused.statusCode]).toEqual([address, 403]);
+      expect(refused.json().message).toContain('API_TOKEN');
+    }
+    expect(closed.calls).toEqual([]);
+    for (const address of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1'])
+      expect([address, (await trigger(closed.instance, address)).statusCode]).toEqual([address, 200]);
+    // Reads stay open from anywhere.
+    expect(
+      (await closed.instance.inject({ url: '/database/retention/status', remoteAddress: '10.1.2.3' }))
+        .statusCode,
+    ).toBe(200);
+    const open = await app(undefined, { allowUnauthenticated: true });
+    expect((await trigger(open.instance, '10.1.2.3')).statusCode).toBe(200);
+    const withToken = await app('s3cret');
+    expect((await trigger(withToken.instance, '127.0.0.1')).statusCode).toBe(401);
+  });
+
+  it('/ready says what runs without its protection, and stays 200 for it', async () => {
+    const { instance } = await app(undefined, { warnings: ['ARCHIVER_EVENT_SECRET is not set: ...'] });
+    const ready = await instance.inject('/ready');
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json().warnings).toEqual(['ARCHIVER_EVENT_SECRET is not set: ...']);
+  });
+
   it('serves health, status and an OpenAPI document', async () => {
     const { instance } = await app();
     expect((await instance.inject('/health')).json()).toEqual({ status: 'ok', service: 'database-service' });

@@ -2,21 +2,35 @@ import { describe, expect, it } from 'vitest';
 import { effectiveTable, loadRetentionConfig, retentionConfigSchema } from '../src/config.js';
 
 describe('database-service configuration', () => {
-  it('defaults: 730 days, sequential databases, at most 3 in parallel, no dry run', () => {
+  it('defaults: 730 days, databases scanned side by side (at most 3 at once), no dry run, bounded waits, safe HTTP', () => {
     const config = loadRetentionConfig({}, undefined);
     expect(config.defaults.retention_days).toBe(730);
-    expect(config.parallel_databases).toBe(false);
+    // Each database has its own loop; side by side, a hung one never holds up the others.
+    expect(config.parallel_databases).toBe(true);
+    expect(config.defaults).toMatchObject({
+      scan_timeout_s: 900,
+      leader_timeout_ms: 5_000,
+      status_timeout_ms: 1_500,
+    });
+    expect(config.service).toMatchObject({ allow_unauthenticated: false, shutdown_grace_ms: 10_000 });
     expect(config.max_parallel_databases).toBe(3);
     expect(config.dry_run).toBe(false);
   });
 
   it('takes environment overrides, including booleans', () => {
     const config = loadRetentionConfig(
-      { DRY_RUN: 'true', PARALLEL_DATABASES: '1', RETENTION_DAYS: '90', MAX_PARALLEL_DATABASES: '5' },
+      {
+        DRY_RUN: 'true',
+        PARALLEL_DATABASES: '0',
+        RETENTION_DAYS: '90',
+        MAX_PARALLEL_DATABASES: '5',
+        ALLOW_UNAUTHENTICATED: 'yes',
+      },
       undefined,
     );
     expect(config.dry_run).toBe(true);
-    expect(config.parallel_databases).toBe(true);
+    expect(config.parallel_databases).toBe(false);
+    expect(config.service.allow_unauthenticated).toBe(true);
     expect(config.defaults.retention_days).toBe(90);
     expect(config.max_parallel_databases).toBe(5);
   });

@@ -109,15 +109,21 @@ export async function findArchivedChunks(
       boundOf(a.manifest.range.start, dimension) < boundOf(b.manifest.range.start, dimension) ? -1 : 1,
     );
   // Chunks of different space partitions share a time range: only objects whose every dimension
-  // overlaps could hold the same rows.
+  // overlaps could hold the same rows. So do two generations of one partition (dropped and
+  // re-created under its name): each held rows of its own, told apart by the table's OID.
   const groups = new Map<string, ArchivedChunk[]>();
   for (const chunk of chunks) {
-    const key = JSON.stringify(chunk.manifest.source.dimension_slices ?? []);
+    const key = JSON.stringify({
+      oid: chunk.manifest.source.chunk_oid ?? '',
+      slices: chunk.manifest.source.dimension_slices ?? [],
+    });
     groups.set(key, [...(groups.get(key) ?? []), chunk]);
   }
   for (const group of groups.values()) refuseOverlaps(group, dimension);
   for (const [a, b] of pairs([...groups.keys()])) {
-    if (!slicesOverlap(JSON.parse(a), JSON.parse(b))) continue;
+    const ga = JSON.parse(a) as { oid: string; slices: Slice[] };
+    const gb = JSON.parse(b) as { oid: string; slices: Slice[] };
+    if (ga.oid !== gb.oid || !slicesOverlap(ga.slices, gb.slices)) continue;
     refuseOverlaps(sortByStart([...groups.get(a)!, ...groups.get(b)!], dimension), dimension);
   }
   return { dimension, from, to, chunks };

@@ -126,6 +126,17 @@ function sameChecksum(a: ContentChecksum, manifest: Manifest): boolean {
   return a.rowCount === manifest.row_count && a.checksum === manifest.content_checksum;
 }
 
+/** The checksum is a sum: what a load added to a range is `after − before`. */
+function added(after: ContentChecksum, before: ContentChecksum): ContentChecksum {
+  return {
+    rowCount: after.rowCount - before.rowCount,
+    checksum: (BigInt(after.checksum) - BigInt(before.checksum)).toString(),
+  };
+}
+
+const EMPTY: ContentChecksum = { rowCount: 0, checksum: '0' };
+const rangeKey = (range: RangeRef) => JSON.stringify(range);
+
 /** A partitioned source needs a partition for the range again; an existing one is reused. */
 async function ensurePartition(
   tx: postgres.TransactionSql,
@@ -238,6 +249,9 @@ export async function restoreRange(deps: RestoreDeps, request: RestoreRequest): 
   }
   if (request.dryRun) return report;
 
+  // What this restore has loaded into each range so far: an earlier generation of the same
+  // partition (see findArchivedChunks) is the only thing a later one may find there.
+  const loaded = new Map<string, ContentChecksum>();
   for (let i = 0; i < selection.chunks.length; i++) {
     const { manifest, manifestKey } = selection.chunks[i]!;
     const outcome = objects[i]!;
@@ -278,6 +292,13 @@ export async function restoreRange(deps: RestoreDeps, request: RestoreRequest): 
         arrayColumns,
         skipExisting: request.skipExisting ?? false,
         record,
+        before: loaded.get(rangeKey(rangeOf(manifest))) ?? EMPTY,
+      });
+      const key = rangeKey(rangeOf(manifest));
+      const previous = loaded.get(key) ?? EMPTY;
+      loaded.set(key, {
+        rowCount: previous.rowCount + manifest.row_count,
+        checksum: (BigInt(previous.checksum) + BigInt(manifest.content_checksum)).toString(),
       });
       Object.assign(outcome, restored, { status: 'restored' });
       chunkLog.info({ rows: restored.restored_rows, skipped: restored.skipped_rows }, 'chunk restored');
@@ -318,6 +339,8 @@ async function restoreChunk(
     arrayColumns: ReadonlyMap<string, ArrayTarget>;
     skipExisting: boolean;
     record: RestoreRecord;
+    /** What this restore already loaded into the chunk's range (another generation of it). */
+    before: ContentChecksum;
   },
 ): Promise<Pick<RestoredObject, 'restored_rows' | 'skipped_rows' | 'restore_id'>> {
   const { db } = deps;
@@ -342,16 +365,17 @@ async function restoreChunk(
           : false;
       let restored: number;
       if (!input.skipExisting) {
-        // Checked again inside the transaction: rows may have arrived since the plan.
-        const existing = await rowsInRange(tx, target, range);
-        if (existing > 0) {
+        // Checked again inside the transaction: rows may have arrived since the plan. Only what
+        // this restore loaded itself may be there.
+        const before = await rangeChecksum(tx, target, columns, range);
+        if (before.rowCount !== input.before.rowCount || before.checksum !== input.before.checksum) {
           throw new RestoreError(
             'ROWS_EXIST',
-            `${name(target)} now holds ${existing} rows in the chunk's range; not restored`,
+            `${name(target)} now holds ${before.rowCount - input.before.rowCount} rows in the chunk's range; not restored`,
           );
         }
         restored = await loadRows(tx, target, columns, rows, method);
-        const after = await rangeChecksum(tx, target, columns, range);
+        const after = added(await rangeChecksum(tx, target, columns, range), before);
         if (!sameChecksum(after, manifest)) {
           throw new RestoreError(
             'CHECKSUM_MISMATCH',
