@@ -40,6 +40,8 @@ export interface ClusterOptions {
   managerConfig?: Record<string, unknown>;
   /** Merged into the manager's `defaults`. */
   managerDefaults?: Record<string, unknown>;
+  /** More databases for the manager alone (ones that are not PostgreSQL at all, say). */
+  extraManagerDatabases?: Record<string, Record<string, unknown>>;
   workerConfig?: Record<string, unknown>;
   /**
    * Run as production would with secrets: database URLs with a password (from env vars), a bearer
@@ -195,12 +197,15 @@ export async function createCluster(options: ClusterOptions = {}) {
       lock_timeout_ms: 2000,
       ...options.managerDefaults,
     },
-    databases: Object.fromEntries(
-      databases.map((d) => [
-        d.name,
-        { ...connection(d), pool: { max: 4 }, tables: [{ name: 'events', kind: 'partition' }] },
-      ]),
-    ),
+    databases: {
+      ...Object.fromEntries(
+        databases.map((d) => [
+          d.name,
+          { ...connection(d), pool: { max: 4 }, tables: [{ name: 'events', kind: 'partition' }] },
+        ]),
+      ),
+      ...options.extraManagerDatabases,
+    },
     ...options.managerConfig,
   });
 
@@ -420,7 +425,10 @@ export interface FaultResult {
 }
 
 /** Appends a scenario's figures to $RELIABILITY_RESULTS (a JSON-lines file) when it is set. */
-export async function recordResult(kind: 'fault' | 'load' | 'hostile', result: object): Promise<void> {
+export async function recordResult(
+  kind: 'fault' | 'load' | 'hostile' | 'isolation' | 'safety',
+  result: object,
+): Promise<void> {
   const file = process.env.RELIABILITY_RESULTS;
   if (file) await appendFile(file, `${JSON.stringify({ kind, ...result })}\n`);
 }

@@ -1,11 +1,13 @@
+import { connect, createServer } from 'node:net';
 import { pgSchema, testDatabaseUrl } from '@chunk-archiver/testkit';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
- * The project patches postgres.js 3.4.9 (patches/postgres@3.4.9.patch). These pin both fixes
- * down: without them a terminated session crashes the process, or a transaction callback that
- * outlives its connection runs its remaining statements outside any transaction.
+ * The project patches postgres.js 3.4.9 (patches/postgres@3.4.9.patch). These pin the fixes
+ * down: without them a terminated session crashes the process, a transaction callback that
+ * outlives its connection runs its remaining statements outside any transaction, or a server that
+ * closes the connection right after the handshake crashes the process (an unhandled rejection).
  */
 describe('postgres.js, as patched', () => {
   let schema: Awaited<ReturnType<typeof pgSchema>>;
@@ -64,5 +66,54 @@ describe('postgres.js, as patched', () => {
     expect(late).toBeInstanceOf(Error);
     expect(await admin`select count(*)::int as n from ${admin(schema.schema)}.guard`).toEqual([{ n: 0 }]);
     await sql.end({ timeout: 5 });
+  });
+
+  it('crashes nothing when the server closes the connection right after the handshake (the query waits; ending the pool fails it)', async () => {
+    const target = new URL(testDatabaseUrl());
+    // Forwards the startup to the real server, then closes at the first message after it.
+    const server = createServer((client) => {
+      const upstream = connect(Number(target.port || 5432), target.hostname);
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+      upstream.pipe(client);
+      let messages = 0;
+      client.on('data', (data) => {
+        if (++messages === 1) upstream.write(data);
+        else {
+          client.destroy();
+          upstream.destroy();
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const sql = postgres({
+      host: '127.0.0.1',
+      port,
+      database: target.pathname.slice(1),
+      user: target.username,
+      max: 1,
+      onnotice: () => {},
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // postgres.js reconnects again and again, so the query neither succeeds nor fails by itself:
+      // the services bound it with a client-side deadline and throw the pool away.
+      const outcome = sql`select 1`.then(
+        () => 'answered',
+        (e: unknown) => (e as { code?: string }).code,
+      );
+      const early = await Promise.race([outcome, new Promise((r) => setTimeout(() => r('waiting'), 1_500))]);
+      expect(early).toBe('waiting');
+      await sql.end({ timeout: 0 });
+      expect(await outcome).toMatch(/^CONNECTION_(CLOSED|ENDED|DESTROYED)$/);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      server.close();
+    }
   });
 });
