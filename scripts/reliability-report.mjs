@@ -25,6 +25,8 @@ const faults = records
   .sort((a, b) => rank(a.fault) - rank(b.fault) || a.fault.localeCompare(b.fault));
 const load = records.filter((r) => r.kind === 'load');
 const hostile = records.filter((r) => r.kind === 'hostile').flatMap((r) => r.tried);
+const isolation = records.filter((r) => r.kind === 'isolation');
+const safety = records.filter((r) => r.kind === 'safety');
 
 const range = (xs) => (xs.length ? `${Math.min(...xs)}–${Math.max(...xs)}` : '–');
 const out = [];
@@ -139,6 +141,38 @@ below is asserted by the test.
   out.push('');
 }
 
+if (isolation.length) {
+  out.push(`## Databases that are not PostgreSQL
+
+Beside a healthy database, the manager is configured with three "databases" that are not working
+PostgreSQL servers: one answers HTTP, one accepts connections and never says a word, one is a real
+PostgreSQL behind a proxy that closes every connection at the first message after the handshake.
+The healthy database must be archived and dropped as usual, status must answer within 2 s each
+time it is asked, \`/ready\` must name the bad ones, and SIGTERM must end the process cleanly.
+
+| case | chunks | rows lost | wrong drops | converged (s) | slowest status (ms) | /ready | SIGTERM exit (ms) |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+  for (const r of isolation)
+    out.push(
+      `| ${r.case} | ${r.chunks} | ${r.rows_lost} | ${r.wrong_drops} | ${r.converge_seconds} | ${r.status_ms_max} | ${r.ready_status} | ${r.sigterm_exit_ms} |`,
+    );
+  out.push('');
+}
+if (safety.length) {
+  out.push(`## Drop safety and real TimescaleDB
+
+Each case below runs against the real TimescaleDB 2.28.3 and PostgreSQL, and fails when its guard
+is removed (each guard was taken out once to see its test fail). Drop safety
+(\`tests/drop-safety.int.test.ts\`): a confirmation with any one identity field spoofed, with and
+without an event secret, never drops anything and is recorded with its own reason; the real
+confirmation then completes. Real TimescaleDB (\`tests/timescaledb.int.test.ts\`): compressed
+chunks, the compression race, space partitions, retention policies and continuous aggregates.
+
+| suite | case | outcome |
+| --- | --- | --- |`);
+  for (const r of safety) out.push(`| ${r.suite} | ${r.case} | ${r.outcome} |`);
+  out.push('');
+}
 out.push(`## Found and fixed by this suite
 
 - **A request for a chunk locked by a dead worker was acked and lost.** The replacement worker
@@ -159,6 +193,13 @@ out.push(`## Found and fixed by this suite
   marked the chunk dead. Patched too; \`packages/pg/test/driver-patch.int.test.ts\` proves both fixes.
 - **The leader lock never recovered from a terminated session.** The pool kept handing the broken
   reserved connection back. The lock now has a connection of its own, replaced whole when it dies.
+- **A database that closes connections after the handshake crashed the manager.** postgres.js
+  3.4.9 fetches array types on a new connection and leaves that promise unawaited; when the
+  connection closed meanwhile, the rejection was unhandled and ended the process. Patched; the
+  query that waited gets the error, and the manager's deadlines bound the rest.
+- **One bad database stalled the whole manager.** Nothing bounded the leader check, a scan or
+  status against a server that hangs; scans were sequential. Each database now has its own loop
+  and every wait a deadline, after which that database's connections are replaced.
 
 ## Not covered
 

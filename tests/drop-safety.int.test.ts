@@ -13,6 +13,7 @@ import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { auditArchive } from '../services/database-service/src/audit/audit-archive.js';
 import { retentionFlow } from './flow.js';
+import { recordResult } from './reliability/cluster.js';
 
 type Flow = Awaited<ReturnType<typeof retentionFlow>>;
 const SECRET = 'drop-safety-test-secret';
@@ -73,6 +74,14 @@ describe('drop safety: every confirmation bound to its ledger row', () => {
     store = createLocalBlobStore({
       root,
       container: `c${Date.now()}${Math.random().toString(36).slice(2, 6)}`,
+    });
+  });
+  // For docs/reliability.md (pnpm reliability): each case and how it ended.
+  afterEach(async ({ task }) => {
+    await recordResult('safety', {
+      suite: 'drop safety',
+      case: task.name,
+      outcome: task.result?.errors?.length ? 'FAILED' : 'passed',
     });
   });
   afterEach(async () => {

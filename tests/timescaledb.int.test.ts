@@ -7,6 +7,7 @@ import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LedgerChunk } from '../services/database-service/src/ledger/types.js';
 import { retentionFlow } from './flow.js';
+import { recordResult } from './reliability/cluster.js';
 
 type Flow = Awaited<ReturnType<typeof retentionFlow>>;
 type Sql = postgres.Sql;
@@ -88,6 +89,14 @@ describe('real TimescaleDB: compressed chunks, compression races, space partitio
     store = createLocalBlobStore({
       root,
       container: `c${Date.now()}${Math.random().toString(36).slice(2, 6)}`,
+    });
+  });
+  // For docs/reliability.md (pnpm reliability): each case and how it ended.
+  afterEach(async ({ task }) => {
+    await recordResult('safety', {
+      suite: 'real TimescaleDB',
+      case: task.name,
+      outcome: task.result?.errors?.length ? 'FAILED' : 'passed',
     });
   });
   afterEach(async () => {

@@ -38,7 +38,8 @@ describe('archival-service HTTP', () => {
         },
         100,
       );
-    const app = buildApp({ logger: silentLogger(), metrics: createArchivalMetrics(), readiness });
+    const warnings = ['ARCHIVER_EVENT_SECRET is not set: events are not signed'];
+    const app = buildApp({ logger: silentLogger(), metrics: createArchivalMetrics(), readiness, warnings });
     const res = await app.inject('/ready');
     expect(res.statusCode).toBe(503);
     expect(res.json()).toEqual({
@@ -48,6 +49,7 @@ describe('archival-service HTTP', () => {
         storage: { ok: false, error: 'connect ECONNREFUSED 127.0.0.1:10000' },
         'database:main': { ok: false, error: 'timed out after 100 ms' },
       },
+      warnings,
     });
     await app.close();
   });
