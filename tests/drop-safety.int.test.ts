@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { auditArchive } from '@chunk-archiver/database-service';
 import {
   type ArchivalConfirmation,
   type ArchivalSuccess,
@@ -11,7 +12,6 @@ import { type BlobStore, createLocalBlobStore, readManifest } from '@chunk-archi
 import { pgDatabase } from '@chunk-archiver/testkit';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { auditArchive } from '../services/database-service/src/audit/audit-archive.js';
 import { retentionFlow } from './flow.js';
 import { recordResult } from './reliability/cluster.js';
 

@@ -1,5 +1,13 @@
+import { archivalConfigSchema, createArchivalService } from '@chunk-archiver/archival-service';
 import { type Bus, createRedisBus, createRedisClient, type RedisClient } from '@chunk-archiver/bus';
 import { silentLogger } from '@chunk-archiver/common';
+import {
+  createRetentionService,
+  type LedgerChunk,
+  ledgerIdentity,
+  type RetentionManager,
+  retentionConfigSchema,
+} from '@chunk-archiver/database-service';
 import {
   type ArchivalConfirmation,
   type ArchivalRequest,
@@ -8,22 +16,14 @@ import {
 import type { BlobStore } from '@chunk-archiver/storage';
 import { redisNamespace } from '@chunk-archiver/testkit';
 import type postgres from 'postgres';
-import { createChunkLocks } from '../services/archival-service/src/chunk-lock.js';
-import { createCircuitBreaker } from '../services/archival-service/src/circuit-breaker.js';
-import { createRequestHandler } from '../services/archival-service/src/handler.js';
-import { createArchivalMetrics } from '../services/archival-service/src/metrics.js';
-import { createArchivalWorker } from '../services/archival-service/src/worker.js';
-import { retentionConfigSchema } from '../services/database-service/src/config.js';
-import { ledgerIdentity } from '../services/database-service/src/ledger/identity.js';
-import type { LedgerChunk } from '../services/database-service/src/ledger/types.js';
-import { createRetentionManager, type RetentionManager } from '../services/database-service/src/manager.js';
 
 export type Sql = postgres.Sql;
 
 /**
- * Both services' real components in one process, over real Redis, PostgreSQL and storage: the
- * retention manager, and an archival worker consuming its requests. (The end-to-end suite runs
- * them as separate processes; this keeps the retention cases fast and precise.)
+ * Both services' composition roots in one process, over real Redis, PostgreSQL and storage: the
+ * retention service, and the archival service consuming its requests, neither listening on HTTP.
+ * (The end-to-end suite runs them as separate processes; this keeps the retention cases fast and
+ * precise.)
  */
 export async function retentionFlow(options: {
   databases: Record<
@@ -46,8 +46,10 @@ export async function retentionFlow(options: {
   const ns = await redisNamespace('flow');
   const bus: Bus = createRedisBus({ redis: { url: ns.url }, keyPrefix: ns.prefix });
   const lockRedis: RedisClient = createRedisClient({ url: ns.url });
+  const storage = { backend: options.store.backend, prefix: 'archive' };
   const config = retentionConfigSchema.parse({
-    storage: { backend: options.store.backend, prefix: 'archive' },
+    storage,
+    redis: { url: ns.url, key_prefix: ns.prefix },
     defaults: {
       retention_days: 30,
       check_interval_s: 3600,
@@ -62,53 +64,55 @@ export async function retentionFlow(options: {
       ...options.extraDatabases,
     },
   });
-  const manager: RetentionManager = createRetentionManager({
-    config,
+  const pools = Object.fromEntries(Object.entries(options.databases).map(([name, db]) => [name, db.sql]));
+  const retention = await createRetentionService(config, {
     logger: silentLogger(),
     bus,
+    probe: lockRedis,
     store: options.store,
-    consumer: 'manager-1',
-    secret: options.secret,
-    pools: Object.fromEntries(Object.entries(options.databases).map(([name, db]) => [name, db.sql])),
+    pools,
     leaderElection: options.leaderElection ?? false,
+    secret: options.secret,
+    consumer: 'manager-1',
+    listen: false,
   });
+  const manager: RetentionManager = retention.manager;
   const confirmations: ArchivalConfirmation[] = [];
-  const shutdown = new AbortController();
-  const breaker = { failureThreshold: 5, resetTimeoutMs: 60_000 };
-  const archive = createRequestHandler({
-    databases: new Map(
-      Object.entries(options.databases).map(([name, db]) => [
-        name,
-        { sql: db.sql, allowedTables: db.allowedTables ?? [], breaker: createCircuitBreaker(name, breaker) },
-      ]),
-    ),
-    store: options.store,
-    storageBreaker: createCircuitBreaker('storage', breaker),
-    settings: { prefix: 'archive', codec: 'snappy', rowGroupSize: 5_000 },
+  // The worker's confirmations pass through here on their way to the bus, for the tests to read.
+  const recording: Bus = {
+    ...bus,
     publish: async (topic, event) => {
       confirmations.push(event as ArchivalConfirmation);
       return bus.publish(topic, event);
     },
-    locks: createChunkLocks(lockRedis, { keyPrefix: ns.prefix }),
-    retry: { attempts: 1, initialMs: 10, maxMs: 10, factor: 2, jitter: 0 },
-    metrics: createArchivalMetrics(),
-    logger: silentLogger(),
-    producer: 'archival-test',
-    secret: options.secret,
-    signal: shutdown.signal,
-  });
-  const worker = createArchivalWorker({
-    bus,
-    handler: archive,
-    consumer: 'worker-1',
-    concurrency: 1,
-    visibilityTimeoutMs: 30_000,
-    maxDeliveries: 5,
-    secret: options.secret,
-    graceMs: 5_000,
-    onGraceExpired: () => shutdown.abort(),
-    logger: silentLogger(),
-  });
+  };
+  const archival = await createArchivalService(
+    archivalConfigSchema.parse({
+      storage,
+      redis: { url: ns.url, key_prefix: ns.prefix },
+      service: { consumer_name: 'worker-1' },
+      parquet: { codec: 'snappy', row_group_size: 5_000 },
+      max_concurrent_archival_tasks: 1,
+      retry: { attempts: 1, initial_ms: 10, max_ms: 10, factor: 2 },
+      visibility_timeout_ms: 30_000,
+      max_deliveries: 5,
+      shutdown_grace_ms: 5_000,
+      databases: Object.fromEntries(
+        Object.entries(options.databases).map(([name, db]) => [name, { tables: db.allowedTables ?? [] }]),
+      ),
+    }),
+    {
+      logger: silentLogger(),
+      bus: recording,
+      lockRedis,
+      store: options.store,
+      pools,
+      secret: options.secret,
+      listen: false,
+    },
+  );
+  const worker = { start: archival.start, stop: archival.stop };
+  const archive = archival.handle;
 
   async function ledger(database: string): Promise<LedgerChunk[]> {
     const db = manager.databases.get(database)!;
@@ -149,9 +153,8 @@ export async function retentionFlow(options: {
       );
     },
     async stop() {
-      shutdown.abort();
-      await worker.stop();
-      await manager.stop();
+      await archival.stop();
+      await retention.stop();
       await bus.close();
       lockRedis.disconnect();
       await ns.cleanup();

@@ -1,11 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { LedgerChunk } from '@chunk-archiver/database-service';
 import { type BlobStore, createLocalBlobStore } from '@chunk-archiver/storage';
 import { duckdbLiteral, duckdbQuery, startTimescale, type TimescaleHandle } from '@chunk-archiver/testkit';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { LedgerChunk } from '../services/database-service/src/ledger/types.js';
 import { retentionFlow } from './flow.js';
 import { recordResult } from './reliability/cluster.js';
 

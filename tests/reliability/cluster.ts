@@ -1,6 +1,7 @@
 import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { auditArchive } from '@chunk-archiver/database-service';
 import { chunkContentChecksum, pinSession } from '@chunk-archiver/pg';
 import {
   archiveKeys,
@@ -23,7 +24,6 @@ import {
   startS3rver,
 } from '@chunk-archiver/testkit';
 import postgres from 'postgres';
-import { auditArchive } from '../../services/database-service/src/audit/audit-archive.js';
 import { type RunningService, startService } from '../services.js';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 

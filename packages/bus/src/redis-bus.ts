@@ -141,22 +141,26 @@ export function createRedisBus(options: RedisBusOptions): Bus {
     }
   }
 
-  async function close(): Promise<void> {
-    if (closed) return;
+  let closing: Promise<void> | undefined;
+  /** Closes once; a second caller waits for the same close instead of returning early. */
+  function close(): Promise<void> {
     closed = true;
-    // Reverse order: consumers first (they ack through the command connection), then it.
-    for (const subscription of [...subscriptions].reverse()) {
-      try {
-        await subscription.close();
-      } catch (error) {
-        logger.warn({ err: coerceError(error) }, 'closing a subscription failed');
+    closing ??= (async () => {
+      // Reverse order: consumers first (they ack through the command connection), then it.
+      for (const subscription of [...subscriptions].reverse()) {
+        try {
+          await subscription.close();
+        } catch (error) {
+          logger.warn({ err: coerceError(error) }, 'closing a subscription failed');
+        }
       }
-    }
-    try {
-      await commands.quit();
-    } catch {
-      commands.disconnect();
-    }
+      try {
+        await commands.quit();
+      } catch {
+        commands.disconnect();
+      }
+    })();
+    return closing;
   }
 
   return { publish, consume, deadLetters, pending, close };

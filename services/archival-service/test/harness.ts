@@ -10,14 +10,13 @@ import {
 import type { BlobStore } from '@chunk-archiver/storage';
 import { redisNamespace } from '@chunk-archiver/testkit';
 import type postgres from 'postgres';
-import { createChunkLocks } from '../src/chunk-lock.js';
-import { createCircuitBreaker } from '../src/circuit-breaker.js';
-import { createRequestHandler, type SourceDatabase } from '../src/handler.js';
-import { createArchivalMetrics } from '../src/metrics.js';
+import { archivalConfigSchema } from '../src/config.js';
+import { createArchivalService } from '../src/service.js';
 
 /**
- * The request handler wired to real Redis (bus and locks), a real database pool and a real
- * store; confirmations are read back from the confirmation stream as the manager would.
+ * The service's composition root on real Redis (bus and locks), real database pools and a real
+ * store, not listening; confirmations are read back from the confirmation stream as the manager
+ * would.
  */
 export async function handlerHarness(options: {
   databases: Record<string, { sql: postgres.Sql; allowedTables?: string[] }>;
@@ -39,28 +38,26 @@ export async function handlerHarness(options: {
       blockMs: 100,
     },
   );
-  const breakers = { failureThreshold: 5, resetTimeoutMs: 60_000 };
-  const databases = new Map<string, SourceDatabase>(
-    Object.entries(options.databases).map(([name, db]) => [
-      name,
-      { sql: db.sql, allowedTables: db.allowedTables ?? [], breaker: createCircuitBreaker(name, breakers) },
-    ]),
+  const service = await createArchivalService(
+    archivalConfigSchema.parse({
+      storage: { backend: options.store.backend, prefix: 'archive' },
+      parquet: { codec: 'snappy', row_group_size: options.rowGroupSize ?? 1000 },
+      retry: { attempts: options.attempts ?? 2, initial_ms: 10, max_ms: 50, factor: 2 },
+      databases: Object.fromEntries(
+        Object.entries(options.databases).map(([name, db]) => [name, { tables: db.allowedTables ?? [] }]),
+      ),
+    }),
+    {
+      logger: silentLogger(),
+      bus,
+      lockRedis,
+      store: options.store,
+      pools: Object.fromEntries(Object.entries(options.databases).map(([name, db]) => [name, db.sql])),
+      secret: undefined,
+      listen: false,
+    },
   );
-  const shutdown = new AbortController();
-  const metrics = createArchivalMetrics();
-  const handle = createRequestHandler({
-    databases,
-    store: options.store,
-    storageBreaker: createCircuitBreaker('storage', breakers),
-    settings: { prefix: 'archive', codec: 'snappy', rowGroupSize: options.rowGroupSize ?? 1000 },
-    publish: (topic, event) => bus.publish(topic, event),
-    locks: createChunkLocks(lockRedis, { keyPrefix: ns.prefix }),
-    retry: { attempts: options.attempts ?? 2, initialMs: 10, maxMs: 50, factor: 2, jitter: 0 },
-    metrics,
-    logger: silentLogger(),
-    producer: 'test',
-    signal: shutdown.signal,
-  });
+  const { handle, metrics } = service;
 
   async function waitForConfirmation(
     requestEventId: string,
@@ -87,7 +84,7 @@ export async function handlerHarness(options: {
     },
     handle,
     async cleanup() {
-      shutdown.abort();
+      await service.stop();
       await bus.close();
       lockRedis.disconnect();
       await ns.cleanup();

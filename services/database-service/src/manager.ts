@@ -1,5 +1,5 @@
 import type { Bus, Subscription } from '@chunk-archiver/bus';
-import { coerceError, type Logger } from '@chunk-archiver/common';
+import { coerceError, createLifecycle, type Logger } from '@chunk-archiver/common';
 import { type ArchivalConfirmation, parseArchivalConfirmation, TOPICS } from '@chunk-archiver/events';
 import type { BlobStore } from '@chunk-archiver/storage';
 import type postgres from 'postgres';
@@ -67,17 +67,8 @@ export function createRetentionManager(options: ManagerOptions) {
   };
   const restorer = createRestorer({ databases, store: options.store, prefix: config.storage.prefix, logger });
   let subscription: Subscription | undefined;
-  let started = false;
-
-  return {
-    databases,
-    scanner,
-    metrics,
-    handleConfirmation,
-    restorer,
-    async start(): Promise<void> {
-      if (started) return;
-      started = true;
+  const lifecycle = createLifecycle({
+    async start() {
       subscription = await options.bus.consume(
         TOPICS.archivalConfirmation,
         CONSUMER_GROUP,
@@ -91,9 +82,7 @@ export function createRetentionManager(options: ManagerOptions) {
       );
       scanner.start();
     },
-    async stop(): Promise<void> {
-      if (!started) return;
-      started = false;
+    async stop() {
       for (const [name, step] of [
         ['scanner', () => scanner.stop()],
         ['confirmations', async () => subscription?.close()],
@@ -106,6 +95,16 @@ export function createRetentionManager(options: ManagerOptions) {
         }
       }
     },
+  });
+
+  return {
+    databases,
+    scanner,
+    metrics,
+    handleConfirmation,
+    restorer,
+    start: lifecycle.start,
+    stop: lifecycle.stop,
     status: () => retentionStatus(databases, config.dry_run, config.defaults.status_timeout_ms),
     /** /ready's checks for the databases: each answers, and no configured table is in conflict. */
     readinessChecks(): Record<string, () => Promise<unknown>> {

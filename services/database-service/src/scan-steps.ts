@@ -6,7 +6,7 @@ import { effectiveTable, type RetentionConfig, type TableConfig } from './config
 import { ledgerIdentity } from './ledger/identity.js';
 import type { DiscoveredChunk, LedgerChunk } from './ledger/types.js';
 import type { ManagedDatabase, TableConflict } from './managed-database.js';
-import { boundOf, overlaps } from './restore/range.js';
+import { boundOf, overlaps } from './range.js';
 import { databaseNow, expiredHypertableChunks, expiredPartitions } from './sql/discovery.js';
 import { dueChunks, markRequested, recordEvent, unmarkRequested } from './sql/ledger.js';
 import { activeHolds } from './sql/restores-ledger.js';

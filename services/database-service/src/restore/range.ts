@@ -1,9 +1,7 @@
 import { RestoreError } from '../errors.js';
+import type { Bound, Dimension } from '../range.js';
 
-export type Dimension = 'timestamp' | 'integer';
-
-/** A comparable bound: epoch milliseconds for time dimensions, the value itself for integers. */
-export type Bound = number | bigint;
+export { type Bound, boundOf, type Dimension, overlaps } from '../range.js';
 
 /** Parses a request's `from`/`to` for the archive's dimension, naming the field when it cannot. */
 export function parseBound(field: string, text: string, dimension: Dimension): Bound {
@@ -31,13 +29,4 @@ export function parseBound(field: string, text: string, dimension: Dimension): B
   if (Number.isNaN(ms))
     throw new RestoreError('BAD_BOUND', `${field}: "${text}" is not a valid time`, { field });
   return ms;
-}
-
-export function boundOf(text: string, dimension: Dimension): Bound {
-  return dimension === 'integer' ? BigInt(text) : Date.parse(text);
-}
-
-/** Half-open ranges [aStart, aEnd) and [bStart, bEnd) share at least one value. */
-export function overlaps(aStart: Bound, aEnd: Bound, bStart: Bound, bEnd: Bound): boolean {
-  return aStart < bEnd && bStart < aEnd;
 }
