@@ -1,4 +1,5 @@
 import type { Logger, ReadinessReport } from '@chunk-archiver/common';
+import { healthPlugin } from '@chunk-archiver/http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ArchivalMetrics } from './metrics.js';
 
@@ -11,26 +12,15 @@ export interface AppDeps {
   warnings?: string[];
 }
 
-/** Builds the HTTP app from injected dependencies; main.ts wires the real ones. */
-export function buildApp(deps: AppDeps): FastifyInstance {
+/** Builds the HTTP app from injected dependencies: health/ready/metrics, and the JSON metrics. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, disableRequestLogging: true });
-
-  app.get('/health', async () => ({ status: 'ok', service: 'archival-service' }));
-
-  app.get('/ready', async (_request, reply) => {
-    const checks = await deps.readiness();
-    const ready = Object.values(checks).every((c) => c.ok);
-    return reply
-      .code(ready ? 200 : 503)
-      .send({ status: ready ? 'ready' : 'not ready', checks, warnings: deps.warnings ?? [] });
+  await app.register(healthPlugin, {
+    service: 'archival-service',
+    readiness: deps.readiness,
+    registry: deps.metrics.registry,
+    ...(deps.warnings ? { warnings: deps.warnings } : {}),
   });
-
   app.get('/archival/metrics', async () => deps.metrics.snapshot());
-
-  app.get('/metrics', async (_request, reply) => {
-    const body = await deps.metrics.registry.metrics();
-    return reply.type(deps.metrics.registry.contentType).send(body);
-  });
-
   return app;
 }

@@ -139,7 +139,7 @@ export async function createArchivalService(
       await Promise.all(ownedPools.map((sql) => sql.end({ timeout: 0 })));
     },
   });
-  const app = buildApp({
+  const app = await buildApp({
     logger,
     metrics,
     warnings,

@@ -8,7 +8,7 @@ describe('archival-service HTTP', () => {
     const metrics = createArchivalMetrics();
     metrics.archived('main', 1000, 2048, 1.5);
     metrics.failed('main', 'STORAGE_ERROR');
-    const app = buildApp({ logger: silentLogger(), metrics, readiness: async () => ({}) });
+    const app = await buildApp({ logger: silentLogger(), metrics, readiness: async () => ({}) });
     expect((await app.inject('/health')).json()).toEqual({ status: 'ok', service: 'archival-service' });
     const json = (await app.inject('/archival/metrics')).json();
     expect(json).toMatchObject({
@@ -39,7 +39,12 @@ describe('archival-service HTTP', () => {
         100,
       );
     const warnings = ['ARCHIVER_EVENT_SECRET is not set: events are not signed'];
-    const app = buildApp({ logger: silentLogger(), metrics: createArchivalMetrics(), readiness, warnings });
+    const app = await buildApp({
+      logger: silentLogger(),
+      metrics: createArchivalMetrics(),
+      readiness,
+      warnings,
+    });
     const res = await app.inject('/ready');
     expect(res.statusCode).toBe(503);
     expect(res.json()).toEqual({

@@ -1,0 +1,1 @@
+export { type HealthOptions, healthPlugin } from './health.js';
