@@ -296,6 +296,47 @@ function backendStorage(backend: string) {
   return { storage, env };
 }
 
+/** Downloads the archived object and compares it with its source rows in DuckDB. */
+async function identicalInDuckdb(
+  storage: ReturnType<typeof backendStorage>,
+  key: string,
+  source: { db: postgres.Sql; schema: string; table: string },
+): Promise<boolean> {
+  const store = await createBlobStore(storage.storage, { ...process.env, ...storage.env });
+  const tmp = await mkdtemp(join(tmpdir(), 'bench-verify-'));
+  try {
+    const path = join(tmp, 'x.parquet');
+    await writeFile(path, await store.read(key));
+    return await verify(source.table, path, source.db, source.schema);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+    await store.close?.();
+  }
+}
+
+/** One archive run as a result row, against the COPY it is compared with. */
+function archiveRow(
+  rows: number,
+  target: string,
+  run: Record<string, unknown>,
+  copyRowsPerS: number,
+  identical: boolean,
+) {
+  const seconds = run.seconds as number;
+  return {
+    rows,
+    target,
+    seconds,
+    rows_per_s: rows / seconds,
+    mb_per_s: (run.bytes as number) / 1e6 / seconds,
+    file_mb: (run.bytes as number) / 1e6,
+    peak_rss_mb: run.peak_rss_mb,
+    ratio_to_copy: rows / seconds / copyRowsPerS,
+    phases_s: run.timings,
+    identical_in_duckdb: identical,
+  };
+}
+
 /** A compressed 1M-row TimescaleDB chunk, archived through decompression, against COPY of the same chunk. */
 async function benchCompressed(rows: number) {
   const { ts, url: tsUrl, chunk } = await ensureCompressedChunk(rows);
@@ -322,26 +363,13 @@ async function benchCompressed(rows: number) {
         chunk_end_time: chunk.range_end.toISOString(),
       },
     });
-    const store = await createBlobStore(storage, { ...process.env, ...env });
-    const tmp = await mkdtemp(join(tmpdir(), 'bench-verify-'));
-    const path = join(tmp, 'x.parquet');
-    await writeFile(path, await store.read(run.key as string));
-    const identical = await verify(chunk.chunk_name, path, ts, chunk.chunk_schema);
-    await rm(tmp, { recursive: true, force: true });
-    await store.close?.();
-    const seconds = run.seconds as number;
-    results.push({
-      rows,
-      target: `archive compressed chunk → ${backend}`,
-      seconds,
-      rows_per_s: rows / seconds,
-      mb_per_s: (run.bytes as number) / 1e6 / seconds,
-      file_mb: (run.bytes as number) / 1e6,
-      peak_rss_mb: run.peak_rss_mb,
-      ratio_to_copy: rows / seconds / copy.rows_per_s,
-      phases_s: run.timings,
-      identical_in_duckdb: identical,
+    const identical = await identicalInDuckdb({ storage, env }, run.key as string, {
+      db: ts,
+      schema: chunk.chunk_schema,
+      table: chunk.chunk_name,
     });
+    const seconds = run.seconds as number;
+    results.push(archiveRow(rows, `archive compressed chunk → ${backend}`, run, copy.rows_per_s, identical));
     console.error(
       `archive compressed ${rows} → ${backend}: ${Math.round(rows / seconds)} rows/s (${(rows / seconds / copy.rows_per_s).toFixed(2)}× COPY of the chunk), peak RSS ${Math.round(run.peak_rss_mb as number)} MB, identical=${identical}`,
     );
@@ -367,27 +395,13 @@ try {
     for (const backend of backends) {
       const { storage, env } = backendStorage(backend);
       const run = await runArchive(table, storage, env);
-      const store = await createBlobStore(storage, { ...process.env, ...env });
-      const tmp = await mkdtemp(join(tmpdir(), 'bench-verify-'));
-      const path = join(tmp, 'x.parquet');
-      await writeFile(path, await store.read(run.key as string));
-      const identical = await verify(`${table}_p`, path);
-      await rm(tmp, { recursive: true, force: true });
-      await store.close?.();
-      const seconds = run.seconds as number;
-      const timings = run.timings as { stream: number; verify: number; manifest: number };
-      results.push({
-        rows,
-        target: `archive → ${backend}`,
-        seconds,
-        rows_per_s: rows / seconds,
-        mb_per_s: (run.bytes as number) / 1e6 / seconds,
-        file_mb: (run.bytes as number) / 1e6,
-        peak_rss_mb: run.peak_rss_mb,
-        ratio_to_copy: rows / seconds / copy.rows_per_s,
-        phases_s: timings,
-        identical_in_duckdb: identical,
+      const identical = await identicalInDuckdb({ storage, env }, run.key as string, {
+        db: sql,
+        schema,
+        table: `${table}_p`,
       });
+      const seconds = run.seconds as number;
+      results.push(archiveRow(rows, `archive → ${backend}`, run, copy.rows_per_s, identical));
       console.error(
         `archive ${rows} → ${backend}: ${Math.round(rows / seconds)} rows/s, peak RSS ${Math.round(run.peak_rss_mb as number)} MB, identical=${identical}`,
       );

@@ -115,6 +115,20 @@ describe('real TimescaleDB: compressed chunks, compression races, space partitio
     return flow;
   }
 
+  /** The first expired chunk, compressed and archived (not yet confirmed to the manager). */
+  async function archiveFirstCompressed() {
+    await createMetrics(sql);
+    await startFlow();
+    const [first] = await sql<
+      { c: string }[]
+    >`select c::text from show_chunks('metrics', older_than => interval '30 days') c limit 1`;
+    await sql`select compress_chunk(${first!.c}::regclass)`;
+    await flow.manager.scanner.scanOnce();
+    const [row] = await flow.ledger('tsdb');
+    const confirmation = await flow.archiveDirectly('tsdb', row!);
+    return { first: first!, row: row!, confirmation };
+  }
+
   /** Archives every requested chunk through the real handler and hands its confirmation to the manager. */
   async function archiveRequested(): Promise<void> {
     for (const row of await flow.ledger('tsdb')) {
@@ -222,44 +236,28 @@ describe('real TimescaleDB: compressed chunks, compression races, space partitio
   });
 
   it('never drops a compressed chunk against an archive that holds fewer rows than it stores (a 0-row archive)', async () => {
-    await createMetrics(sql);
-    await startFlow();
-    const [first] = await sql<
-      { c: string }[]
-    >`select c::text from show_chunks('metrics', older_than => interval '30 days') c limit 1`;
-    await sql`select compress_chunk(${first!.c}::regclass)`;
-    await flow.manager.scanner.scanOnce();
-    const [row] = await flow.ledger('tsdb');
-    const confirmation = await flow.archiveDirectly('tsdb', row!);
+    const { first, row, confirmation } = await archiveFirstCompressed();
     expect(confirmation.data.status).toBe('SUCCESS');
     // What a read of the heap alone recorded before: an honest archive of 0 rows, checksum 0.
     await sql`update archiver.chunks set state = 'archived', row_count = 0, content_checksum = '0',
-              storage_form = 'compressed', object_key = 'forged' where id = ${row!.id}`;
+              storage_form = 'compressed', object_key = 'forged' where id = ${row.id}`;
     await flow.manager.scanner.scanOnce();
 
     const [after] = await flow.ledger('tsdb');
     expect(after!.state).not.toBe('dropped');
     expect(after!.last_error_code).toBe('CONTENT_CHANGED');
-    expect((await sourceDigest(sql, first!.c)).n).toBe(1440);
+    expect((await sourceDigest(sql, first.c)).n).toBe(1440);
   });
 
   it('a late insert into a compressed chunk after its archive sends it back to be archived again', async () => {
-    await createMetrics(sql);
-    await startFlow();
-    const [first] = await sql<
-      { c: string }[]
-    >`select c::text from show_chunks('metrics', older_than => interval '30 days') c limit 1`;
-    await sql`select compress_chunk(${first!.c}::regclass)`;
-    await flow.manager.scanner.scanOnce();
-    const [row] = await flow.ledger('tsdb');
-    const confirmation = await flow.archiveDirectly('tsdb', row!);
+    const { first, row, confirmation } = await archiveFirstCompressed();
     await sql`insert into metrics values (888888, '2021-03-01 06:00:30+00', 2, 0.25, 'late')`;
     await flow.manager.handleConfirmation(confirmation);
     let [after] = await flow.ledger('tsdb');
     expect(after!.state).toBe('pending');
     expect(['CONTENT_CHANGED', 'COMPRESSION_CHANGED']).toContain(after!.last_error_code);
 
-    const expected = await sourceDigest(sql, first!.c);
+    const expected = await sourceDigest(sql, first.c);
     await flow.manager.scanner.scanOnce();
     await archiveRequested();
     [after] = await flow.ledger('tsdb');

@@ -1,6 +1,6 @@
+import { type FakePostgres, startFakePostgres } from '@chunk-archiver/testkit';
 import { describe, expect, it } from 'vitest';
 import { createCluster, recordResult } from './cluster.js';
-import { type FakePostgres, startFakePostgres } from './fake-postgres.js';
 
 /** GET with a client deadline far above what the answer may take, so a hang fails the test, not the run. */
 async function timed(url: string): Promise<{ ms: number; status: number; body: Record<string, unknown> }> {

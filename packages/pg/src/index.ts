@@ -19,10 +19,12 @@ export {
 } from './sql/catalog.js';
 export {
   type ContentChecksum,
+  checksumSelect,
   chunkContentChecksum,
   chunkRows,
   createChecksumAccumulator,
   rowHash,
+  toContentChecksum,
 } from './sql/checksum.js';
 export { type ColumnInfo, listColumns } from './sql/columns.js';
 export {

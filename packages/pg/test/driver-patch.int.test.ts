@@ -1,5 +1,4 @@
-import { connect, createServer } from 'node:net';
-import { pgSchema, testDatabaseUrl } from '@chunk-archiver/testkit';
+import { pgSchema, startFakePostgres, testDatabaseUrl } from '@chunk-archiver/testkit';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -70,23 +69,11 @@ describe('postgres.js, as patched', () => {
 
   it('crashes nothing when the server closes the connection right after the handshake (the query waits; ending the pool fails it)', async () => {
     const target = new URL(testDatabaseUrl());
-    // Forwards the startup to the real server, then closes at the first message after it.
-    const server = createServer((client) => {
-      const upstream = connect(Number(target.port || 5432), target.hostname);
-      upstream.on('error', () => client.destroy());
-      client.on('error', () => upstream.destroy());
-      upstream.pipe(client);
-      let messages = 0;
-      client.on('data', (data) => {
-        if (++messages === 1) upstream.write(data);
-        else {
-          client.destroy();
-          upstream.destroy();
-        }
-      });
+    const server = await startFakePostgres('closes-mid-query', {
+      host: target.hostname,
+      port: Number(target.port || 5432),
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as { port: number }).port;
+    const port = server.port;
     const sql = postgres({
       host: '127.0.0.1',
       port,
@@ -113,7 +100,7 @@ describe('postgres.js, as patched', () => {
       expect(unhandled).toEqual([]);
     } finally {
       process.off('unhandledRejection', onUnhandled);
-      server.close();
+      await server.stop();
     }
   });
 });

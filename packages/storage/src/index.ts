@@ -9,6 +9,17 @@ export {
 } from './config.js';
 export { isRetryableStorageFailure, StorageError, storageFailure } from './errors.js';
 export { hashing, rechunk, sha256Of } from './hashing.js';
+export {
+  buildManifest,
+  checkFetchedBytes,
+  checkStoredObject,
+  type ExpectedObject,
+  INTEGRITY_CODES,
+  type IntegrityCode,
+  type IntegrityProblem,
+  type ManifestInput,
+  readManifestAt,
+} from './integrity.js';
 export { type ArchiveKeys, archiveKeys, MANIFEST_SUFFIX, tableArchivePrefix } from './keys.js';
 export { createLocalBlobStore, type LocalBlobStoreOptions } from './local-blob-store.js';
 export {

@@ -7,6 +7,7 @@ export {
 } from './azurite.js';
 export { duckdbLiteral, duckdbQuery } from './duckdb.js';
 export { testDatabaseUrl, testRedisUrl, uniqueName } from './env.js';
+export { type FakeKind, type FakePostgres, startFakePostgres } from './fake-postgres.js';
 export { freePort } from './free-port.js';
 export { pgDatabase, pgSchema, type Sql } from './postgres.js';
 export { redisNamespace } from './redis.js';

@@ -5,11 +5,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { tokenGuard } from './http/auth.js';
 import { errorsPlugin } from './http/errors.js';
-import { restoreRoutes } from './http/restore-routes.js';
-import { retentionRoutes } from './http/retention-routes.js';
-import type { ReleaseReport } from './restore/release.js';
-import type { RestoreReport, RestoreRequest } from './restore/restore.js';
-import type { QueuedChunk } from './scanner.js';
+import { type RestoreRoutesOptions, restoreRoutes } from './http/restore-routes.js';
+import { type RetentionRoutesOptions, retentionRoutes } from './http/retention-routes.js';
 
 export { isLoopback } from './http/auth.js';
 
@@ -26,15 +23,9 @@ export interface AppDeps {
   warnings?: string[];
   readiness: () => Promise<ReadinessReport>;
   status: () => Promise<unknown>;
-  /** Queues a table's expired chunks now; throws UnknownTableError for a table not configured. */
-  trigger: (input: {
-    table: string;
-    database?: string | undefined;
-    dryRun: boolean;
-  }) => Promise<QueuedChunk[]>;
-  /** Restores archived chunks; throws RestoreError for a request it refuses. */
-  restore: (input: RestoreRequest & { database?: string | undefined }) => Promise<RestoreReport>;
-  release: (input: { database?: string | undefined; id: string }) => Promise<ReleaseReport>;
+  trigger: RetentionRoutesOptions['trigger'];
+  restore: RestoreRoutesOptions['restore'];
+  release: RestoreRoutesOptions['release'];
 }
 
 /**

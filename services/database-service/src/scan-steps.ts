@@ -88,7 +88,15 @@ export async function discover(
   );
 }
 
-function queued(db: ManagedDatabase, row: LedgerChunk, eventId: string | null): QueuedChunk {
+/** A chunk as a scan reports it: requested with its event id, or (a dry run) that would be. */
+export function queued(
+  db: { name: string },
+  row: Pick<
+    LedgerChunk,
+    'table_schema' | 'table_name' | 'chunk_schema' | 'chunk_name' | 'range_start' | 'range_end'
+  >,
+  eventId: string | null,
+): QueuedChunk {
   return {
     database: db.name,
     table: `${row.table_schema}.${row.table_name}`,

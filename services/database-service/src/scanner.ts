@@ -14,6 +14,7 @@ import type { ManagedDatabase } from './managed-database.js';
 import {
   discover,
   type QueuedChunk,
+  queued,
   requestDue,
   type ScanContext,
   type SkippedChunk,
@@ -128,16 +129,7 @@ async function scanDryRun(deps: ScannerDeps, db: ManagedDatabase, tables: TableC
     for (const table of await runnableTables(db, db.sql, tables)) {
       const found = await discover(deps, db, db.sql, table);
       report.discovered.push(...found);
-      report.requested.push(
-        ...found.map((c) => ({
-          database: db.name,
-          table: `${c.table_schema}.${c.table_name}`,
-          chunk: `${c.chunk_schema}.${c.chunk_name}`,
-          range_start: c.range_start,
-          range_end: c.range_end,
-          event_id: null,
-        })),
-      );
+      report.requested.push(...found.map((c) => queued(db, c, null)));
     }
     return;
   }

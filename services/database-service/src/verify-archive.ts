@@ -1,17 +1,32 @@
 import type { ArchivalSuccess, ChunkIdentity } from '@chunk-archiver/events';
-import { archiveKeys, type BlobStore, type Manifest, readManifest } from '@chunk-archiver/storage';
+import {
+  archiveKeys,
+  type BlobStore,
+  checkStoredObject,
+  type IntegrityCode,
+  type Manifest,
+  readManifestAt,
+} from '@chunk-archiver/storage';
 import { describeMismatches, manifestMismatches } from './ledger/identity.js';
+
+/** Codes of its own beside the archive-integrity ones: the confirmation or the manifest's subject is wrong. */
+export type VerifyCode =
+  | IntegrityCode
+  | 'OBJECT_ELSEWHERE'
+  | 'KEY_MISMATCH'
+  | 'MANIFEST_SOURCE_MISMATCH'
+  | 'MANIFEST_MISMATCH';
 
 export type VerifyOutcome =
   | { ok: true; manifest: Manifest; key: string; manifestKey: string }
-  | { ok: false; code: string; message: string };
+  | { ok: false; code: VerifyCode; message: string };
 
-const refuse = (code: string, message: string): VerifyOutcome => ({ ok: false, code, message });
+const refuse = (code: VerifyCode, message: string): VerifyOutcome => ({ ok: false, code, message });
 
 /**
  * Before anything is dropped: the archive must be where this manager's own ledger row says it
- * belongs (the key is derived from the row, never from the message), exist with the size and
- * sha256 its stored manifest records, and that manifest must name this very chunk. The
+ * belongs (the key is derived from the row, never from the message), its stored manifest must
+ * name this very chunk, and the object must have the size and sha256 that manifest records. The
  * confirmation only says where to look: what it claims must match what is stored, and what the
  * ledger keeps is what was read from storage.
  */
@@ -32,19 +47,11 @@ export async function verifyArchive(
   if (object.key !== keys.dataKey || object.manifest_key !== keys.manifestKey) {
     return refuse('KEY_MISMATCH', `confirmed key ${object.key} is not the chunk's key ${keys.dataKey}`);
   }
-  const info = await store.stat(keys.dataKey);
-  if (!info) return refuse('OBJECT_MISSING', `object ${keys.dataKey} does not exist`);
-  let stored: Manifest;
-  try {
-    if (!(await store.stat(keys.manifestKey)))
-      return refuse('MANIFEST_MISSING', `manifest ${keys.manifestKey} does not exist`);
-    stored = await readManifest(store, keys.manifestKey);
-  } catch (error) {
-    return refuse(
-      'MANIFEST_INVALID',
-      `manifest ${keys.manifestKey} is unreadable: ${(error as Error).message}`,
-    );
-  }
+  if (!(await store.stat(keys.dataKey)))
+    return refuse('OBJECT_MISSING', `object ${keys.dataKey} does not exist`);
+  const read = await readManifestAt(store, keys.manifestKey);
+  if (read.problem || !read.manifest) return refuse(read.problem!.code, read.problem!.message);
+  const stored = read.manifest;
   const source = manifestMismatches(expected, stored);
   if (source.length) {
     return refuse(
@@ -52,19 +59,8 @@ export async function verifyArchive(
       `manifest ${keys.manifestKey} describes another chunk: ${describeMismatches(source)}`,
     );
   }
-  if (stored.object_key !== keys.dataKey)
-    return refuse('MANIFEST_INVALID', `manifest ${keys.manifestKey} names object ${stored.object_key}`);
-  if (info.bytes !== stored.bytes)
-    return refuse(
-      'SIZE_MISMATCH',
-      `object ${keys.dataKey} has ${info.bytes} bytes, its manifest ${stored.bytes}`,
-    );
-  if (info.sha256 !== stored.sha256) {
-    return refuse(
-      'SHA256_MISMATCH',
-      `object ${keys.dataKey} sha256 ${info.sha256 ?? 'unknown'} ≠ its manifest's ${stored.sha256}`,
-    );
-  }
+  const problem = await checkStoredObject(store, stored);
+  if (problem) return refuse(problem.code, problem.message);
   if (
     claimed.sha256 !== stored.sha256 ||
     claimed.bytes !== stored.bytes ||

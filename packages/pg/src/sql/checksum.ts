@@ -31,6 +31,21 @@ export function chunkRows(
   return sql`${sql(schema)}.${sql(table)} as t`;
 }
 
+/**
+ * The aggregate half: `row_count` and `checksum` over rows aliased `t`. Every place that computes
+ * a content checksum in SQL (the drop's recount, restore's checks, release's delete) selects this.
+ */
+export function checksumSelect(
+  sql: postgres.Sql | postgres.TransactionSql,
+): postgres.PendingQuery<postgres.Row[]> {
+  return sql`count(*)::text as row_count, coalesce(sum(${rowHash(sql)}), 0)::text as checksum`;
+}
+
+/** A row of checksumSelect as a ContentChecksum. */
+export function toContentChecksum(row: { row_count: string; checksum: string } | undefined): ContentChecksum {
+  return { rowCount: Number(row!.row_count), checksum: row!.checksum };
+}
+
 /** Recomputes the content checksum of one chunk, every storage form included. */
 export async function chunkContentChecksum(
   sql: postgres.Sql | postgres.TransactionSql,
@@ -38,9 +53,8 @@ export async function chunkContentChecksum(
   table: string,
 ): Promise<ContentChecksum> {
   const [row] = await sql<{ row_count: string; checksum: string }[]>`
-    select count(*)::text as row_count, coalesce(sum(${rowHash(sql)}), 0)::text as checksum
-    from ${chunkRows(sql, schema, table)}`;
-  return { rowCount: Number(row!.row_count), checksum: row!.checksum };
+    select ${checksumSelect(sql)} from ${chunkRows(sql, schema, table)}`;
+  return toContentChecksum(row);
 }
 
 /** Adds up per-row hashes (as produced by rowHashSelect) the way chunkContentChecksum does. */

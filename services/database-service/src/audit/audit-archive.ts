@@ -1,21 +1,21 @@
 import { coerceError } from '@chunk-archiver/common';
-import { type BlobStore, MANIFEST_SUFFIX, type Manifest, readManifest } from '@chunk-archiver/storage';
+import {
+  type BlobStore,
+  checkFetchedBytes,
+  type IntegrityCode,
+  MANIFEST_SUFFIX,
+  readManifestAt,
+} from '@chunk-archiver/storage';
 import { fetchObject } from '../restore/fetch-object.js';
 import { openArchivedParquet, readArchivedRows } from '../restore/parquet-rows.js';
 
+/** The archive-integrity codes (packages/storage), and what only reading the Parquet file can find. */
 export type ProblemCode =
-  | 'MANIFEST_MISSING'
-  | 'MANIFEST_INVALID'
-  | 'MANIFEST_KEY_MISMATCH'
-  | 'OBJECT_MISSING'
-  | 'SIZE_MISMATCH'
-  | 'SHA256_MISMATCH'
-  | 'STORED_SHA256_MISMATCH'
+  | IntegrityCode
   | 'PARQUET_UNREADABLE'
   | 'ROW_COUNT_MISMATCH'
   | 'SCHEMA_MISMATCH'
-  | 'ORPHAN_OBJECT'
-  | 'READ_FAILED';
+  | 'ORPHAN_OBJECT';
 
 export interface AuditProblem {
   code: ProblemCode;
@@ -120,24 +120,9 @@ async function checkOne(
 ): Promise<{ problems: AuditProblem[]; bytes: number; rows: number }> {
   const problems: AuditProblem[] = [];
   const problem = (code: ProblemCode, key: string, message: string) => problems.push({ code, key, message });
-  let manifest: Manifest;
-  try {
-    manifest = await readManifest(store, manifestKey);
-  } catch (error) {
-    problem(
-      'MANIFEST_INVALID',
-      manifestKey,
-      `unreadable manifest: ${coerceError(error).message.split('\n')[0]}`,
-    );
-    return { problems, bytes: 0, rows: 0 };
-  }
-  if (manifest.object_key !== dataKey) {
-    problem(
-      'MANIFEST_KEY_MISMATCH',
-      manifestKey,
-      `manifest describes ${manifest.object_key}, not the object beside it`,
-    );
-  }
+  const { manifest, problem: unfit } = await readManifestAt(store, manifestKey);
+  if (unfit) problems.push(unfit);
+  if (!manifest) return { problems, bytes: 0, rows: 0 };
   if (!dataExists) {
     problem('OBJECT_MISSING', dataKey, `manifest ${manifestKey} describes an object that does not exist`);
     return { problems, bytes: 0, rows: 0 };
@@ -150,22 +135,10 @@ async function checkOne(
     return { problems, bytes: 0, rows: 0 };
   }
   try {
-    if (fetched.bytes !== manifest.bytes) {
-      problem('SIZE_MISMATCH', dataKey, `${fetched.bytes} bytes; the manifest says ${manifest.bytes}`);
-    }
-    if (fetched.sha256 !== manifest.sha256) {
-      problem('SHA256_MISMATCH', dataKey, `sha256 ${fetched.sha256}; the manifest says ${manifest.sha256}`);
-    }
+    // Against the manifest, and against the hash recorded at upload (bit rot, or a write that
+    // bypassed the archiver, changes the bytes under it).
     const info = await store.stat(dataKey);
-    // The hash recorded at upload no longer matching the bytes: changed in place since (bit rot,
-    // or a write that bypassed the archiver).
-    if (info?.sha256 && info.sha256 !== fetched.sha256) {
-      problem(
-        'STORED_SHA256_MISMATCH',
-        dataKey,
-        `the sha256 stored with the object is ${info.sha256}; its bytes hash to ${fetched.sha256}`,
-      );
-    }
+    problems.push(...checkFetchedBytes(fetched, { ...manifest, object_key: dataKey }, info?.sha256));
     let rows = 0;
     try {
       const parquet = await openArchivedParquet(fetched.path);

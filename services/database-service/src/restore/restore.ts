@@ -6,7 +6,7 @@ import {
   partitionsOf,
   pinSession,
 } from '@chunk-archiver/pg';
-import type { BlobStore, Manifest } from '@chunk-archiver/storage';
+import { type BlobStore, checkFetchedBytes, type Manifest } from '@chunk-archiver/storage';
 import type postgres from 'postgres';
 import { RestoreError } from '../errors.js';
 import type { ManagedDatabase } from '../managed-database.js';
@@ -347,10 +347,12 @@ async function restoreChunk(
   const { manifest, target } = input;
   const fetched = await fetchObject(deps.store, manifest.object_key, deps.tmpDir);
   try {
-    if (fetched.bytes !== manifest.bytes || fetched.sha256 !== manifest.sha256) {
+    const [damaged] = checkFetchedBytes(fetched, manifest);
+    if (damaged) {
+      // Size or bytes: either way the object is not what its manifest describes.
       throw new RestoreError(
         'SHA256_MISMATCH',
-        `object ${manifest.object_key} is ${fetched.bytes} bytes with sha256 ${fetched.sha256}; its manifest says ${manifest.bytes} bytes, ${manifest.sha256}. Run verify`,
+        `object ${manifest.object_key} is ${fetched.bytes} bytes with sha256 ${fetched.sha256}; its manifest says ${manifest.bytes} bytes, ${manifest.sha256} (${damaged.code}). Run verify`,
       );
     }
     const columns = manifest.columns.map((c) => c.name);

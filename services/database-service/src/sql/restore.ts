@@ -1,4 +1,4 @@
-import type { ContentChecksum } from '@chunk-archiver/pg';
+import { type ContentChecksum, checksumSelect, toContentChecksum } from '@chunk-archiver/pg';
 import type postgres from 'postgres';
 
 type Db = postgres.Sql | postgres.TransactionSql;
@@ -39,15 +39,6 @@ function inRange(sql: Db, range: RangeRef) {
   );
 }
 
-/** The content checksum's select list over rows aliased `t`, as packages/pg computes it per chunk. */
-function checksumColumns(sql: Db) {
-  return sql`count(*)::text as row_count, coalesce(sum(hashtextextended(t::text, 0)), 0)::text as checksum`;
-}
-
-function toChecksum(row: { row_count: string; checksum: string } | undefined): ContentChecksum {
-  return { rowCount: Number(row!.row_count), checksum: row!.checksum };
-}
-
 /** Rows the table already holds in the range (all partitions or chunks). */
 export async function rowsInRange(sql: Db, target: TableRef, range: RangeRef): Promise<number> {
   const [row] = await sql<{ n: string }[]>`
@@ -67,16 +58,16 @@ export async function rangeChecksum(
   range: RangeRef,
 ): Promise<ContentChecksum> {
   const [row] = await sql<{ row_count: string; checksum: string }[]>`
-    select ${checksumColumns(sql)}
+    select ${checksumSelect(sql)}
     from (select ${sql(columns)} from ${sql(target.schema)}.${sql(target.table)} where ${inRange(sql, range)}) as t`;
-  return toChecksum(row);
+  return toContentChecksum(row);
 }
 
 /** The content checksum of a whole (staging) table, with the archived columns in order. */
 export async function tableChecksum(sql: Db, target: TableRef, columns: string[]): Promise<ContentChecksum> {
   const [row] = await sql<{ row_count: string; checksum: string }[]>`
-    select ${checksumColumns(sql)} from (select ${sql(columns)} from ${sql(target.schema)}.${sql(target.table)}) as t`;
-  return toChecksum(row);
+    select ${checksumSelect(sql)} from (select ${sql(columns)} from ${sql(target.schema)}.${sql(target.table)}) as t`;
+  return toContentChecksum(row);
 }
 
 export const STAGE_TABLE: TableRef = { schema: 'pg_temp', table: 'chunk_archiver_restore_stage' };
@@ -181,8 +172,8 @@ export async function deleteRange(
 ): Promise<ContentChecksum> {
   const [row] = await sql<{ row_count: string; checksum: string }[]>`
     with deleted as (delete from ${sql(target.schema)}.${sql(target.table)} where ${inRange(sql, range)} returning *)
-    select ${checksumColumns(sql)} from (select ${sql(columns)} from deleted) as t`;
-  return toChecksum(row);
+    select ${checksumSelect(sql)} from (select ${sql(columns)} from deleted) as t`;
+  return toContentChecksum(row);
 }
 
 /** Only where TimescaleDB is installed (the view does not exist otherwise). */

@@ -1,5 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { freePort } from '@chunk-archiver/testkit';
+import { freePort } from './free-port.js';
 
 export type FakeKind = 'http' | 'silent' | 'closes-mid-query';
 
@@ -16,7 +16,10 @@ export interface FakePostgres {
  * a server that accepts and never says a word, or a real PostgreSQL (behind this proxy) whose
  * connections close as soon as the first query arrives after the handshake.
  */
-export async function startFakePostgres(kind: FakeKind, upstreamPort = 5432): Promise<FakePostgres> {
+export async function startFakePostgres(
+  kind: FakeKind,
+  upstream: { host: string; port: number } = { host: '127.0.0.1', port: 5432 },
+): Promise<FakePostgres> {
   const open = new Set<Socket>();
   let accepted = 0;
   const server: Server = createServer((client) => {
@@ -33,18 +36,18 @@ export async function startFakePostgres(kind: FakeKind, upstreamPort = 5432): Pr
       return;
     }
     if (kind === 'silent') return;
-    const upstream = connect(upstreamPort, '127.0.0.1');
-    open.add(upstream);
-    upstream.on('close', () => open.delete(upstream));
-    upstream.on('error', () => client.destroy());
-    upstream.pipe(client);
+    const server = connect(upstream.port, upstream.host);
+    open.add(server);
+    server.on('close', () => open.delete(server));
+    server.on('error', () => client.destroy());
+    server.pipe(client);
     let messages = 0;
     client.on('data', (data) => {
       // The first message is the startup packet; whatever comes after the handshake is a query.
-      if (++messages === 1) upstream.write(data);
+      if (++messages === 1) server.write(data);
       else {
         client.destroy();
-        upstream.destroy();
+        server.destroy();
       }
     });
   });
