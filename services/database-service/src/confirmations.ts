@@ -7,7 +7,8 @@ import { NotLeaderError } from './errors.js';
 import { confirmationMismatches, describeMismatches, ledgerIdentity } from './ledger/identity.js';
 import type { LedgerChunk } from './ledger/types.js';
 import type { ManagedDatabase } from './managed-database.js';
-import { findChunkByRequest, markArchived, markFailed, recordEvent } from './sql/ledger.js';
+import { findChunkByRequest } from './sql/ledger.js';
+import { markArchived, markFailed, recordNote } from './sql/transitions.js';
 import { verifyArchive } from './verify-archive.js';
 
 export interface ConfirmationDeps {
@@ -59,10 +60,9 @@ export function createConfirmationHandler(deps: ConfirmationDeps) {
     }
     /** Refused: recorded on the chunk's history with its own code; the chunk's state is untouched. */
     async function refuse(row: LedgerChunk, code: string, reason: string): Promise<void> {
-      await recordEvent(
+      await recordNote(
         db!.sql,
         row.id,
-        row.state,
         row.state,
         `confirmation ${event.event_id} refused: ${code}: ${reason}`,
       );
@@ -99,13 +99,6 @@ export function createConfirmationHandler(deps: ConfirmationDeps) {
         retryInSeconds: retryDelaySeconds(deps.config, row.attempts),
       });
       if (updated) {
-        await recordEvent(
-          db.sql,
-          row.id,
-          'requested',
-          updated.state,
-          `${data.error.code}: ${data.error.message}`,
-        );
         log.warn(
           { code: data.error.code, state: updated.state, attempts: row.attempts },
           dead ? 'archival failed for good; chunk is dead' : 'archival failed; will retry',
@@ -130,14 +123,6 @@ export function createConfirmationHandler(deps: ConfirmationDeps) {
           dead,
           retryInSeconds: retryDelaySeconds(deps.config, row.attempts),
         });
-        if (updated)
-          await recordEvent(
-            db.sql,
-            row.id,
-            'requested',
-            updated.state,
-            `${verified.code}: ${verified.message}`,
-          );
         log.warn(
           { code: verified.code, reason: verified.message },
           'confirmed archive failed verification; not dropping',
@@ -158,13 +143,6 @@ export function createConfirmationHandler(deps: ConfirmationDeps) {
         storageForm: stored.source.storage?.form ?? null,
       });
       if (!archived) return;
-      await recordEvent(
-        db.sql,
-        row.id,
-        'requested',
-        'archived',
-        `object ${verified.key} verified (${stored.bytes} bytes, ${stored.row_count} rows)`,
-      );
     } else if (row.state !== 'archived') {
       log.info({ state: row.state }, 'chunk already handled; duplicate confirmation ignored');
       return;

@@ -12,15 +12,9 @@ import type { RetentionConfig } from './config.js';
 import type { LedgerChunk } from './ledger/types.js';
 import type { ManagedDatabase } from './managed-database.js';
 import { analyzeTable, detachAndDropPartition, dropHypertableChunk } from './sql/drop.js';
-import {
-  lockChunkRow,
-  markDeadFromArchived,
-  markDropped,
-  markForReArchive,
-  noteDropWait,
-  recordEvent,
-} from './sql/ledger.js';
+import { lockChunkRow, noteDropWait } from './sql/ledger.js';
 import { aggregatesBehind, aggregateWatermarks } from './sql/timescale-guards.js';
+import { markDeadFromArchived, markDropped, markForReArchive } from './sql/transitions.js';
 
 /** The drop settings for one database: its own vacuum_after_drop, else the default. */
 export function dropOptions(config: RetentionConfig, db: ManagedDatabase) {
@@ -88,7 +82,6 @@ async function dropInTransaction(
         ? 'the chunk table no longer exists; it was not dropped by this manager'
         : `the chunk table was replaced (OID ${oid}, archived ${row.chunk_oid}); the new one is a chunk of its own`;
     await markDeadFromArchived(tx, row.id, 'CHUNK_VANISHED', message);
-    await recordEvent(tx, row.id, 'archived', 'dead', message);
     log.error(message);
     return { result: 'vanished' };
   }
@@ -98,7 +91,6 @@ async function dropInTransaction(
   const refusal = await recountRefusal(tx, row);
   if (refusal) {
     await markForReArchive(tx, row.id, ['archived'], refusal.code, refusal.message);
-    await recordEvent(tx, row.id, 'archived', 'pending', `${refusal.code}: ${refusal.message}`);
     log.warn({ code: refusal.code }, `not dropping, archiving again: ${refusal.message}`);
     return { result: 'content-changed' };
   }
@@ -113,12 +105,9 @@ async function dropInTransaction(
   } else {
     await dropHypertableChunk(tx, { schema: row.chunk_schema, name: row.chunk_name });
   }
-  await markDropped(tx, row.id);
-  await recordEvent(
+  await markDropped(
     tx,
     row.id,
-    'archived',
-    'dropped',
     `verified ${row.row_count} rows, checksum ${row.content_checksum}; archive ${row.object_key}`,
   );
   log.info({ rows: Number(row.row_count), key: row.object_key }, 'chunk dropped after verification');

@@ -8,9 +8,10 @@ import type { DiscoveredChunk, LedgerChunk } from './ledger/types.js';
 import type { ManagedDatabase, TableConflict } from './managed-database.js';
 import { boundOf, overlaps } from './range.js';
 import { databaseNow, expiredHypertableChunks, expiredPartitions } from './sql/discovery.js';
-import { dueChunks, markRequested, recordEvent, unmarkRequested } from './sql/ledger.js';
+import { dueChunks } from './sql/ledger.js';
 import { activeHolds } from './sql/restores-ledger.js';
 import { retentionPolicies } from './sql/timescale-guards.js';
+import { markRequested, unmarkRequested } from './sql/transitions.js';
 
 type Db = postgres.Sql | postgres.TransactionSql;
 
@@ -143,7 +144,6 @@ export async function requestDue(
       await unmarkRequested(sql, row.id, eventId, coerceError(error).message);
       throw error;
     }
-    await recordEvent(sql, row.id, row.state, 'requested', `attempt ${marked.attempts}, event ${eventId}`);
     db.stats.chunks_requested++;
     out.push(queued(db, marked, eventId));
   }

@@ -22,14 +22,8 @@ import {
   tableConflicts,
   tableKey,
 } from './scan-steps.js';
-import {
-  archivedChunkIds,
-  expireRequests,
-  insertDiscovered,
-  ledgerExists,
-  recordEvent,
-  tableLedger,
-} from './sql/ledger.js';
+import { archivedChunkIds, insertDiscovered, ledgerExists, tableLedger } from './sql/ledger.js';
+import { expireRequests } from './sql/transitions.js';
 
 export type { QueuedChunk, SkippedChunk } from './scan-steps.js';
 
@@ -99,7 +93,6 @@ async function scanForReal(
     await failpoint('scan.mid-scan');
   }
   for (const expired of await expireRequests(db.sql, deps.config.defaults.request_timeout_s)) {
-    await recordEvent(db.sql, expired.id, 'requested', 'pending', 'request timed out');
     db.logger.warn(
       { chunk: `${expired.chunk_schema}.${expired.chunk_name}` },
       'archival request timed out; requesting again',

@@ -4,8 +4,8 @@ import type { ChunkState, DiscoveredChunk, LedgerChunk } from '../ledger/types.j
 type Db = postgres.Sql | postgres.TransactionSql;
 
 /**
- * Ledger queries. Every transition is one UPDATE conditioned on the state it leaves, so a
- * duplicate message or a racing replica changes nothing and gets no row back.
+ * Ledger reads, and the two writes that are not transitions (new chunks, a deferred drop's
+ * reason). Every state change is in transitions.ts.
  */
 
 /**
@@ -43,35 +43,6 @@ export async function dueChunks(
     limit ${limit}`;
 }
 
-/** pending|failed → requested, with the event id that will carry the request. */
-export async function markRequested(sql: Db, id: string, eventId: string): Promise<LedgerChunk | undefined> {
-  const [row] = await sql<LedgerChunk[]>`
-    update archiver.chunks
-    set state = 'requested', request_event_id = ${eventId}, requested_at = now(), attempts = attempts + 1,
-        next_attempt_at = null, updated_at = now()
-    where id = ${id} and (state = 'pending' or (state = 'failed' and next_attempt_at <= now()))
-    returning *`;
-  return row;
-}
-
-/** requested → pending when the request could not be published, so the next scan sends it. */
-export async function unmarkRequested(sql: Db, id: string, eventId: string, error: string): Promise<void> {
-  await sql`
-    update archiver.chunks
-    set state = 'pending', attempts = greatest(attempts - 1, 0), last_error_code = 'PUBLISH_FAILED', last_error = ${error}, updated_at = now()
-    where id = ${id} and state = 'requested' and request_event_id = ${eventId}`;
-}
-
-/** requested → pending for requests unanswered past the timeout (lost message, dead worker). */
-export async function expireRequests(sql: Db, timeoutSeconds: number): Promise<LedgerChunk[]> {
-  return sql<LedgerChunk[]>`
-    update archiver.chunks
-    set state = 'pending', last_error_code = 'REQUEST_TIMEOUT',
-        last_error = 'no confirmation within ' || ${timeoutSeconds}::int || ' s; requesting again', updated_at = now()
-    where state = 'requested' and requested_at < now() - make_interval(secs => ${timeoutSeconds})
-    returning *`;
-}
-
 /** The ledger row a request was published for: a confirmation is matched by this, never by name. */
 export async function findChunkByRequest(sql: Db, requestEventId: string): Promise<LedgerChunk | undefined> {
   const [row] = await sql<LedgerChunk[]>`
@@ -85,103 +56,11 @@ export async function lockChunkRow(sql: Db, id: string): Promise<LedgerChunk | u
   return row;
 }
 
-export interface ArchivedObject {
-  backend: string;
-  container: string;
-  key: string;
-  manifestKey: string;
-  rowCount: number;
-  bytes: number;
-  sha256: string;
-  contentChecksum: string;
-  storageForm: string | null;
-}
-
-/** requested → archived: the object was found in storage as confirmed. */
-export async function markArchived(
-  sql: Db,
-  id: string,
-  eventId: string,
-  object: ArchivedObject,
-): Promise<LedgerChunk | undefined> {
-  const [row] = await sql<LedgerChunk[]>`
-    update archiver.chunks
-    set state = 'archived', object_backend = ${object.backend}, object_container = ${object.container},
-        object_key = ${object.key}, manifest_key = ${object.manifestKey}, row_count = ${object.rowCount},
-        bytes = ${object.bytes}, sha256 = ${object.sha256}, content_checksum = ${object.contentChecksum},
-        storage_form = ${object.storageForm},
-        archived_at = now(), last_error_code = null, last_error = null, updated_at = now()
-    where id = ${id} and state = 'requested' and request_event_id = ${eventId}
-    returning *`;
-  return row;
-}
-
-/** archived → dropped, inside the drop transaction. */
-export async function markDropped(sql: Db, id: string): Promise<boolean> {
-  const rows = await sql`
-    update archiver.chunks set state = 'dropped', dropped_at = now(), updated_at = now()
-    where id = ${id} and state = 'archived' returning id`;
-  return rows.length === 1;
-}
-
-/** Back to pending for a fresh archive (rows changed after extraction, object not as confirmed). */
-export async function markForReArchive(
-  sql: Db,
-  id: string,
-  from: ChunkState[],
-  code: string,
-  message: string,
-): Promise<boolean> {
-  const rows = await sql`
-    update archiver.chunks set state = 'pending', last_error_code = ${code}, last_error = ${message}, updated_at = now()
-    where id = ${id} and state = any(${from}) returning id`;
-  return rows.length === 1;
-}
-
 /** The drop is deferred (the chunk stays archived): says why, for status. */
 export async function noteDropWait(sql: Db, id: string, code: string, message: string): Promise<void> {
   await sql`
     update archiver.chunks set last_error_code = ${code}, last_error = ${message}, updated_at = now()
     where id = ${id} and state = 'archived'`;
-}
-
-/** archived → dead: something outside this manager interfered; a person must look. */
-export async function markDeadFromArchived(
-  sql: Db,
-  id: string,
-  code: string,
-  message: string,
-): Promise<void> {
-  await sql`
-    update archiver.chunks set state = 'dead', last_error_code = ${code}, last_error = ${message}, updated_at = now()
-    where id = ${id} and state = 'archived'`;
-}
-
-/** requested → failed (retry at next_attempt_at) or dead (a person must look). */
-export async function markFailed(
-  sql: Db,
-  id: string,
-  eventId: string,
-  failure: { code: string; message: string; dead: boolean; retryInSeconds: number },
-): Promise<LedgerChunk | undefined> {
-  const [row] = await sql<LedgerChunk[]>`
-    update archiver.chunks
-    set state = ${failure.dead ? 'dead' : 'failed'}, last_error_code = ${failure.code}, last_error = ${failure.message},
-        next_attempt_at = case when ${failure.dead} then null else now() + make_interval(secs => ${failure.retryInSeconds}) end,
-        updated_at = now()
-    where id = ${id} and state = 'requested' and request_event_id = ${eventId}
-    returning *`;
-  return row;
-}
-
-export async function recordEvent(
-  sql: Db,
-  chunkId: string,
-  from: ChunkState | null,
-  to: ChunkState,
-  detail: string,
-): Promise<void> {
-  await sql`insert into archiver.chunk_events (chunk_id, from_state, to_state, detail) values (${chunkId}, ${from}, ${to}, ${detail})`;
 }
 
 export interface TableStateCounts {
