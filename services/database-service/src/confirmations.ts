@@ -1,5 +1,5 @@
 import { backoffDelay, coerceError, failpoint, type Logger } from '@chunk-archiver/common';
-import type { ArchivalConfirmation } from '@chunk-archiver/events';
+import type { ArchivalConfirmation, ArchivalSuccess } from '@chunk-archiver/events';
 import type { BlobStore } from '@chunk-archiver/storage';
 import type { RetentionConfig } from './config.js';
 import { dropOptions, dropVerifiedChunk } from './drop-verified.js';
@@ -16,8 +16,6 @@ export interface ConfirmationDeps {
   store: BlobStore;
   config: RetentionConfig;
   logger: Logger;
-  /** Called after each verified drop, for metrics. */
-  onDropped?: (database: string, rows: number) => void;
   /** Called for each confirmation refused for its identity, for metrics. */
   onRefused?: (database: string, reason: string) => void;
 }
@@ -37,136 +35,139 @@ export function retryDelaySeconds(config: RetentionConfig, attempts: number): nu
   );
 }
 
+/** One confirmation being handled: where it goes, what it claims, and how to say what happened. */
+interface Handling {
+  deps: ConfirmationDeps;
+  db: ManagedDatabase;
+  event: ArchivalConfirmation;
+  row: LedgerChunk;
+  log: Logger;
+}
+
+/** Refused: recorded on the chunk's history with its own code; the chunk's state is untouched. */
+async function refuse(h: Handling, code: string, reason: string): Promise<void> {
+  await recordNote(
+    h.db.sql,
+    h.row.id,
+    h.row.state,
+    `confirmation ${h.event.event_id} refused: ${code}: ${reason}`,
+  );
+  h.deps.onRefused?.(h.db.name, code);
+  h.log.warn({ code, reason, state: h.row.state }, 'confirmation refused: it does not match the ledger');
+}
+
 /**
- * Handles confirmations from the workers. A SUCCESS is believed only after the object and its
- * manifest are found in storage as confirmed; the drop itself re-verifies the chunk's content.
- * Confirmations that do not match the ledger's current request (duplicates, replays, stale
- * answers) change nothing.
+ * requested → failed, or dead after max_attempts. Non-retryable or not, a failure counts as one
+ * attempt: one message alone (a forged one, without a secret) must not give a chunk up for good.
+ */
+async function fail(h: Handling, code: string, message: string): Promise<void> {
+  const { config } = h.deps;
+  const dead = h.row.attempts >= config.defaults.max_attempts;
+  const updated = await markFailed(h.db.sql, h.row.id, h.event.data.request_event_id, {
+    code,
+    message,
+    dead,
+    retryInSeconds: retryDelaySeconds(config, h.row.attempts),
+  });
+  if (updated) {
+    h.log.warn(
+      { code, reason: message, state: updated.state, attempts: h.row.attempts },
+      dead ? 'archival failed for good; chunk is dead' : 'archival failed; will retry',
+    );
+  }
+}
+
+/**
+ * A SUCCESS for a requested chunk: verified against storage (see verifyArchive), then requested →
+ * archived with what was read there. Returns whether the chunk is archived now.
+ */
+async function verifyAndMarkArchived(h: Handling, data: ArchivalSuccess['data']): Promise<boolean> {
+  const expected = ledgerIdentity(h.db.name, h.row);
+  const verified = await verifyArchive(h.deps.store, h.deps.config.storage.prefix, expected, data);
+  if (!verified.ok) {
+    // Claims that differ from what is stored may not come from the worker that did the job: they
+    // change nothing, and the real answer can still complete the request.
+    if (CLAIM_MISMATCHES.has(verified.code)) await refuse(h, verified.code, verified.message);
+    else await fail(h, verified.code, verified.message);
+    return false;
+  }
+  const stored = verified.manifest;
+  const archived = await markArchived(h.db.sql, h.row.id, data.request_event_id, {
+    backend: h.deps.store.backend,
+    container: h.deps.store.container,
+    key: verified.key,
+    manifestKey: verified.manifestKey,
+    rowCount: stored.row_count,
+    bytes: stored.bytes,
+    sha256: stored.sha256,
+    contentChecksum: stored.content_checksum,
+    storageForm: stored.source.storage?.form ?? null,
+  });
+  return archived !== undefined;
+}
+
+/** An archived chunk's verified drop, unless a dry run or a conflict on its table holds it back. */
+async function dropArchived(h: Handling): Promise<void> {
+  const { deps, db, row, log } = h;
+  if (deps.config.dry_run) return;
+  if (db.conflicts.has(`${row.table_schema}.${row.table_name}`)) {
+    log.warn('archived, not dropped: the table has a conflict (see status); it stays archived');
+    return;
+  }
+  await failpoint('drop.before', { database: db.name, chunk: `${row.chunk_schema}.${row.chunk_name}` });
+  try {
+    await dropVerifiedChunk(db, row.id, dropOptions(deps.config, db));
+  } catch (error) {
+    // The chunk stays `archived`; the next scan retries the verified drop.
+    log.warn({ err: coerceError(error) }, 'verified drop did not complete; will retry on the next scan');
+  }
+}
+
+/** The ledger row a confirmation answers, matched by its request id, never by the names it carries. */
+async function answeredRow(
+  db: ManagedDatabase,
+  event: ArchivalConfirmation,
+): Promise<LedgerChunk | undefined> {
+  // Only the leader touches a database; a standby leaves the message for redelivery to it.
+  if (!(await db.leader.ensure())) throw new NotLeaderError(db.name);
+  await db.ensureLedger();
+  return findChunkByRequest(db.sql, event.data.request_event_id);
+}
+
+/**
+ * Handles confirmations from the workers. Each is bound to the ledger row of the request it
+ * answers and refused if any identity field differs; a SUCCESS is believed only once the object
+ * and manifest are found in storage as this manager expects, and the drop then re-verifies the
+ * chunk itself. Duplicates, replays and stale answers change nothing.
  */
 export function createConfirmationHandler(deps: ConfirmationDeps) {
   return async function handle(event: ArchivalConfirmation): Promise<void> {
     const data = event.data;
-    const chunk = `${data.chunk_schema}.${data.chunk_name}`;
-    const db = deps.databases.get(data.database);
     const log = deps.logger.child({
       database: data.database,
-      chunk,
+      chunk: `${data.chunk_schema}.${data.chunk_name}`,
       event_id: event.event_id,
       request_event_id: data.request_event_id,
     });
-    if (!db) {
-      log.warn('confirmation for a database this manager does not manage; ignored');
-      return;
-    }
-    /** Refused: recorded on the chunk's history with its own code; the chunk's state is untouched. */
-    async function refuse(row: LedgerChunk, code: string, reason: string): Promise<void> {
-      await recordNote(
-        db!.sql,
-        row.id,
-        row.state,
-        `confirmation ${event.event_id} refused: ${code}: ${reason}`,
+    const db = deps.databases.get(data.database);
+    if (!db) return log.warn('confirmation for a database this manager does not manage; ignored');
+    const row = await answeredRow(db, event);
+    if (!row)
+      return log.info(
+        'confirmation answers no current request (duplicate, replay, stale or forged); ignored',
       );
-      deps.onRefused?.(data.database, code);
-      log.warn({ code, reason, state: row.state }, 'confirmation refused: it does not match the ledger');
-    }
-    // Only the leader touches a database; a standby leaves the message for redelivery to it.
-    if (!(await db.leader.ensure())) throw new NotLeaderError(data.database);
-    await db.ensureLedger();
-    // Matched by the request it answers, never by the names it carries.
-    const row = await findChunkByRequest(db.sql, data.request_event_id);
-    if (!row) {
-      log.info('confirmation answers no current request (duplicate, replay, stale or forged); ignored');
-      return;
-    }
-    const expected = ledgerIdentity(data.database, row);
-    const mismatches = confirmationMismatches(expected, row.attempts, data);
-    if (mismatches.length) {
-      await refuse(row, 'IDENTITY_MISMATCH', describeMismatches(mismatches));
-      return;
-    }
+    const h: Handling = { deps, db, event, row, log };
+    const mismatches = confirmationMismatches(ledgerIdentity(db.name, row), row.attempts, data);
+    if (mismatches.length) return refuse(h, 'IDENTITY_MISMATCH', describeMismatches(mismatches));
     if (data.status === 'FAILED') {
-      if (row.state !== 'requested') {
-        log.info({ state: row.state }, 'failure for a chunk no longer requested; ignored');
-        return;
-      }
-      // Non-retryable or not, a failure counts against max_attempts: one message alone (a forged
-      // one, without a secret) must not be able to give a chunk up for good.
-      const dead = row.attempts >= deps.config.defaults.max_attempts;
-      const updated = await markFailed(db.sql, row.id, data.request_event_id, {
-        code: data.error.code,
-        message: data.error.message,
-        dead,
-        retryInSeconds: retryDelaySeconds(deps.config, row.attempts),
-      });
-      if (updated) {
-        log.warn(
-          { code: data.error.code, state: updated.state, attempts: row.attempts },
-          dead ? 'archival failed for good; chunk is dead' : 'archival failed; will retry',
-        );
-      }
-      return;
+      if (row.state === 'requested') return fail(h, data.error.code, data.error.message);
+      return log.info({ state: row.state }, 'failure for a chunk no longer requested; ignored');
     }
-
     if (row.state === 'requested') {
-      const verified = await verifyArchive(deps.store, deps.config.storage.prefix, expected, data);
-      if (!verified.ok) {
-        if (CLAIM_MISMATCHES.has(verified.code)) {
-          // The message's claims differ from what is stored: it may not come from the worker that
-          // did the job, so it changes nothing and the real answer can still complete the request.
-          await refuse(row, verified.code, verified.message);
-          return;
-        }
-        const dead = row.attempts >= deps.config.defaults.max_attempts;
-        const updated = await markFailed(db.sql, row.id, data.request_event_id, {
-          code: verified.code,
-          message: verified.message,
-          dead,
-          retryInSeconds: retryDelaySeconds(deps.config, row.attempts),
-        });
-        log.warn(
-          { code: verified.code, reason: verified.message },
-          'confirmed archive failed verification; not dropping',
-        );
-        return;
-      }
-      // What the ledger keeps is what this manager read from storage, not what the message said.
-      const stored = verified.manifest;
-      const archived = await markArchived(db.sql, row.id, data.request_event_id, {
-        backend: deps.store.backend,
-        container: deps.store.container,
-        key: verified.key,
-        manifestKey: verified.manifestKey,
-        rowCount: stored.row_count,
-        bytes: stored.bytes,
-        sha256: stored.sha256,
-        contentChecksum: stored.content_checksum,
-        storageForm: stored.source.storage?.form ?? null,
-      });
-      if (!archived) return;
+      if (!(await verifyAndMarkArchived(h, data))) return;
     } else if (row.state !== 'archived') {
-      log.info({ state: row.state }, 'chunk already handled; duplicate confirmation ignored');
-      return;
+      return log.info({ state: row.state }, 'chunk already handled; duplicate confirmation ignored');
     }
-    if (deps.config.dry_run) return;
-    if (db.conflicts.has(`${row.table_schema}.${row.table_name}`)) {
-      log.warn('archived, not dropped: the table has a conflict (see status); it stays archived');
-      return;
-    }
-    await failpoint('drop.before', {
-      database: data.database,
-      chunk: `${data.chunk_schema}.${data.chunk_name}`,
-    });
-    try {
-      const outcome = await dropVerifiedChunk(db, row.id, dropOptions(deps.config, db));
-      if (outcome === 'dropped') {
-        const rows = Number(row.row_count ?? data.manifest.row_count);
-        db.stats.chunks_dropped++;
-        db.stats.rows_archived += rows;
-        deps.onDropped?.(data.database, rows);
-      }
-    } catch (error) {
-      // The chunk stays `archived`; the next scan retries the verified drop.
-      log.warn({ err: coerceError(error) }, 'verified drop did not complete; will retry on the next scan');
-    }
+    await dropArchived(h);
   };
 }

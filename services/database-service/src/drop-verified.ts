@@ -48,6 +48,7 @@ export async function dropVerifiedChunk(
   options: { lockTimeoutMs: number; dryRun?: boolean; analyzeAfterDrop?: boolean },
 ): Promise<DropOutcome> {
   const outcome = await db.sql.begin((tx) => dropInTransaction(db, tx, chunkId, options));
+  if (outcome.result === 'dropped') db.recordDrop(outcome.rows ?? 0);
   if (outcome.result === 'dropped' && options.analyzeAfterDrop && outcome.parent) {
     // DROP TABLE has already returned the space; refreshing the parent's statistics keeps plans
     // honest now that a range is gone. Best effort: the drop is done either way.
@@ -61,6 +62,7 @@ export async function dropVerifiedChunk(
 interface InTransaction {
   result: DropOutcome;
   parent?: { schema: string; name: string };
+  rows?: number;
 }
 
 async function dropInTransaction(
@@ -111,7 +113,11 @@ async function dropInTransaction(
     `verified ${row.row_count} rows, checksum ${row.content_checksum}; archive ${row.object_key}`,
   );
   log.info({ rows: Number(row.row_count), key: row.object_key }, 'chunk dropped after verification');
-  return { result: 'dropped', parent: { schema: row.table_schema, name: row.table_name } };
+  return {
+    result: 'dropped',
+    parent: { schema: row.table_schema, name: row.table_name },
+    rows: Number(row.row_count),
+  };
 }
 
 /**

@@ -36,6 +36,8 @@ export interface ManagedDatabase {
   logger: Logger;
   /** Applies ledger migrations once per process (again after a failure). */
   ensureLedger(): Promise<void>;
+  /** The books of one verified drop: stats and metrics, kept in one place whoever dropped. */
+  recordDrop(rows: number): void;
   /**
    * Runs one piece of work on this database under a client-side deadline. When it does not
    * answer in time the pool is thrown away whole (a hung server keeps its connections hung), so
@@ -54,6 +56,8 @@ export function createManagedDatabase(
     leaderElection?: boolean;
     /** How long one leader check may take before its connection is thrown away (default 5 s). */
     leaderTimeoutMs?: number;
+    /** Told of each verified drop (metrics). */
+    onDropped?: (rows: number) => void;
     /** The leader lock's own connection (default: one from the config, never recycled by the pool). */
     leaderConnect?: () => postgres.Sql;
   } = {},
@@ -108,6 +112,11 @@ export function createManagedDatabase(
       const applied = await migrate(sql);
       if (applied.length) log.info({ applied }, 'ledger migrations applied');
       migrated = true;
+    },
+    recordDrop(rows: number) {
+      this.stats.chunks_dropped++;
+      this.stats.rows_archived += rows;
+      options.onDropped?.(rows);
     },
     async bounded<T>(what: string, ms: number, work: () => Promise<T>): Promise<T> {
       try {

@@ -40,6 +40,7 @@ export function createRetentionManager(options: ManagerOptions) {
         ...(pool ? { sql: pool } : {}),
         leaderElection: options.leaderElection ?? db.leader_election,
         leaderTimeoutMs: config.defaults.leader_timeout_ms,
+        onDropped: (rows) => metrics.dropped(name, rows),
       }),
     );
   }
@@ -56,7 +57,6 @@ export function createRetentionManager(options: ManagerOptions) {
     store: options.store,
     config,
     logger,
-    onDropped: (database, rows) => metrics.dropped(database, rows),
     onRefused: (database, reason) => metrics.refused(database, reason),
   });
   /** A confirmation's work on its database is bounded like a scan: a hung database fails it, to be redelivered. */

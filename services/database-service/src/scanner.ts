@@ -7,7 +7,7 @@ import {
   sleep,
 } from '@chunk-archiver/common';
 import type postgres from 'postgres';
-import type { RetentionConfig, TableConfig } from './config.js';
+import type { TableConfig } from './config.js';
 import { dropOptions, dropVerifiedChunk } from './drop-verified.js';
 import type { DiscoveredChunk, LedgerChunk } from './ledger/types.js';
 import type { ManagedDatabase } from './managed-database.js';
