@@ -50,6 +50,155 @@ export interface HandlerDeps {
 /** The catalog check is a few small queries: a database that cannot answer them in this long is not well. */
 const CATALOG_CHECK_TIMEOUT_MS = 15_000;
 
+/** One request being handled: what it asks, where from, and how to answer. */
+interface Job {
+  deps: HandlerDeps;
+  event: ArchivalRequest;
+  database: SourceDatabase;
+  log: Logger;
+}
+
+/** What a confirmation echoes: the request's chunk identity, which request, which attempt. */
+function answering(event: ArchivalRequest) {
+  const { attempt, requested_at: _requestedAt, ...identity } = event.data;
+  return { ...identity, request_event_id: event.event_id, attempt };
+}
+
+async function confirm(
+  deps: HandlerDeps,
+  data: ArchivalSuccess['data'] | ArchivalFailure['data'],
+): Promise<void> {
+  await deps.publish(
+    TOPICS.archivalConfirmation,
+    buildArchivalConfirmation(data, { producer: deps.producer, secret: deps.secret }),
+  );
+}
+
+async function confirmFailure(deps: HandlerDeps, event: ArchivalRequest, log: Logger, failure: Classified) {
+  await confirm(deps, {
+    ...answering(event),
+    completed_at: new Date().toISOString(),
+    status: 'FAILED',
+    error: { code: failure.code, message: failure.message.slice(0, 4000), retryable: failure.retryable },
+  });
+  deps.metrics.failed(event.data.database, failure.code);
+  log.warn(
+    { code: failure.code, retryable: failure.retryable, err_message: failure.message },
+    'archival failed',
+  );
+}
+
+/** A dependency that failed again and again is not tried until its breaker lets it. */
+function openCircuit(job: Job): Classified | undefined {
+  const { deps, database, event } = job;
+  const retryIn = (ms: number) => Math.ceil(ms / 1000);
+  if (!database.breaker.allow()) {
+    return {
+      code: 'CIRCUIT_OPEN',
+      message: `database ${event.data.database} failed repeatedly; retry in ${retryIn(database.breaker.retryInMs())} s`,
+      retryable: true,
+      blame: 'none',
+    };
+  }
+  if (!deps.storageBreaker.allow()) {
+    database.breaker.abandon();
+    return {
+      code: 'CIRCUIT_OPEN',
+      message: `storage ${deps.store.backend} failed repeatedly; retry in ${retryIn(deps.storageBreaker.retryInMs())} s`,
+      retryable: true,
+      blame: 'none',
+    };
+  }
+  return undefined;
+}
+
+/** A failure counts against the dependency it is blamed on, and releases the other breaker's probe. */
+function blame(job: Job, failure: Classified): void {
+  const { database, deps } = job;
+  if (failure.blame === 'database') {
+    database.breaker.failure();
+    deps.storageBreaker.abandon();
+  } else if (failure.blame === 'storage') {
+    deps.storageBreaker.failure();
+    database.breaker.success();
+  } else {
+    database.breaker.abandon();
+    deps.storageBreaker.abandon();
+  }
+}
+
+/** One attempt: the catalog check, the archive, and the SUCCESS confirmation. */
+async function archiveOnce(job: Job, started: number): Promise<void> {
+  const { deps, database, event, log } = job;
+  const request = event.data;
+  await withDeadline(
+    checkChunk(database.sql, request, { allowedTables: database.allowedTables }),
+    CATALOG_CHECK_TIMEOUT_MS,
+    `database ${request.database}: catalog check`,
+  );
+  const result = await archiveChunk(
+    { sql: database.sql, store: deps.store, settings: deps.settings },
+    request,
+    event.event_id,
+  );
+  database.breaker.success();
+  deps.storageBreaker.success();
+  await failpoint('archive.before-confirm', {
+    database: request.database,
+    chunk: `${request.chunk_schema}.${request.chunk_name}`,
+  });
+  await confirm(deps, {
+    ...answering(event),
+    completed_at: new Date().toISOString(),
+    status: 'SUCCESS',
+    object: result.object,
+    manifest: result.manifest,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  deps.metrics.archived(request.database, result.manifest.row_count, result.manifest.bytes, seconds);
+  log.info(
+    {
+      rows: result.manifest.row_count,
+      bytes: result.manifest.bytes,
+      key: result.object.key,
+      seconds,
+      timings: result.timings,
+    },
+    'chunk archived and verified',
+  );
+}
+
+/** Attempts with back-off until one succeeds, a failure is final, or the attempts run out. */
+async function archiveWithRetries(job: Job): Promise<void> {
+  const { deps, event, log } = job;
+  const started = performance.now();
+  for (let attempt = 1; ; attempt++) {
+    if (deps.signal.aborted)
+      throw new ArchiveError('SHUTTING_DOWN', 'shutting down; leaving the request for redelivery');
+    const open = openCircuit(job);
+    if (open) return confirmFailure(deps, event, log, open);
+    try {
+      return await archiveOnce(job, started);
+    } catch (error) {
+      const failure = classifyFailure(error);
+      blame(job, failure);
+      if (!failure.retryable || attempt >= deps.retry.attempts)
+        return confirmFailure(deps, event, log, failure);
+      const delay = backoffDelay(attempt, deps.retry);
+      log.warn(
+        { code: failure.code, err: coerceError(error), attempt, retry_in_ms: delay },
+        'archival attempt failed; retrying',
+      );
+      if (!(await sleep(delay, deps.signal))) {
+        throw new ArchiveError(
+          'SHUTTING_DOWN',
+          'shutting down during retry back-off; leaving the request for redelivery',
+        );
+      }
+    }
+  }
+}
+
 /**
  * Handles one archival request end to end and publishes its confirmation. Returning means "ack":
  * it returns only once a confirmation is published. Throwing (the chunk locked elsewhere, a
@@ -60,52 +209,15 @@ export function createRequestHandler(deps: HandlerDeps) {
     const request = event.data;
     const chunk = `${request.chunk_schema}.${request.chunk_name}`;
     const log = deps.logger.child({ database: request.database, chunk, event_id: event.event_id });
-    const identity = {
-      database: request.database,
-      source_kind: request.source_kind,
-      table_schema: request.table_schema,
-      table_name: request.table_name,
-      chunk_schema: request.chunk_schema,
-      chunk_name: request.chunk_name,
-      time_column: request.time_column,
-      dimension_type: request.dimension_type,
-      chunk_start_time: request.chunk_start_time,
-      chunk_end_time: request.chunk_end_time,
-      ...(request.chunk_oid ? { chunk_oid: request.chunk_oid } : {}),
-      ...(request.dimension_slices ? { dimension_slices: request.dimension_slices } : {}),
-      request_event_id: event.event_id,
-      attempt: request.attempt,
-    };
-
-    async function confirmFailure(failure: Classified): Promise<void> {
-      const data: ArchivalFailure['data'] = {
-        ...identity,
-        completed_at: new Date().toISOString(),
-        status: 'FAILED',
-        error: { code: failure.code, message: failure.message.slice(0, 4000), retryable: failure.retryable },
-      };
-      await deps.publish(
-        TOPICS.archivalConfirmation,
-        buildArchivalConfirmation(data, { producer: deps.producer, secret: deps.secret }),
-      );
-      deps.metrics.failed(request.database, failure.code);
-      log.warn(
-        { code: failure.code, retryable: failure.retryable, err_message: failure.message },
-        'archival failed',
-      );
-    }
-
     const database = deps.databases.get(request.database);
     if (!database) {
-      await confirmFailure({
+      return confirmFailure(deps, event, log, {
         code: 'DATABASE_NOT_CONFIGURED',
         message: `database ${request.database} is not configured in this archival-service`,
         retryable: false,
         blame: 'none',
       });
-      return;
     }
-
     const lock = await deps.locks.acquire(`${request.database}:${chunk}`);
     if (!lock) {
       // Another worker holds the chunk, or held it and died (its lock outlives it by up to the
@@ -115,97 +227,8 @@ export function createRequestHandler(deps: HandlerDeps) {
       throw new ArchiveError('CHUNK_BUSY', `chunk ${chunk} is locked by another worker`);
     }
     deps.metrics.started();
-    const started = performance.now();
     try {
-      for (let attempt = 1; ; attempt++) {
-        if (deps.signal.aborted)
-          throw new ArchiveError('SHUTTING_DOWN', 'shutting down; leaving the request for redelivery');
-        if (!database.breaker.allow()) {
-          await confirmFailure({
-            code: 'CIRCUIT_OPEN',
-            message: `database ${request.database} failed repeatedly; retry in ${Math.ceil(database.breaker.retryInMs() / 1000)} s`,
-            retryable: true,
-            blame: 'none',
-          });
-          return;
-        }
-        if (!deps.storageBreaker.allow()) {
-          database.breaker.abandon();
-          await confirmFailure({
-            code: 'CIRCUIT_OPEN',
-            message: `storage ${deps.store.backend} failed repeatedly; retry in ${Math.ceil(deps.storageBreaker.retryInMs() / 1000)} s`,
-            retryable: true,
-            blame: 'none',
-          });
-          return;
-        }
-        try {
-          await withDeadline(
-            checkChunk(database.sql, request, { allowedTables: database.allowedTables }),
-            CATALOG_CHECK_TIMEOUT_MS,
-            `database ${request.database}: catalog check`,
-          );
-          const result = await archiveChunk(
-            { sql: database.sql, store: deps.store, settings: deps.settings },
-            request,
-            event.event_id,
-          );
-          database.breaker.success();
-          deps.storageBreaker.success();
-          await failpoint('archive.before-confirm', { database: request.database, chunk });
-          const data: ArchivalSuccess['data'] = {
-            ...identity,
-            completed_at: new Date().toISOString(),
-            status: 'SUCCESS',
-            object: result.object,
-            manifest: result.manifest,
-          };
-          await deps.publish(
-            TOPICS.archivalConfirmation,
-            buildArchivalConfirmation(data, { producer: deps.producer, secret: deps.secret }),
-          );
-          const seconds = (performance.now() - started) / 1000;
-          deps.metrics.archived(request.database, result.manifest.row_count, result.manifest.bytes, seconds);
-          log.info(
-            {
-              rows: result.manifest.row_count,
-              bytes: result.manifest.bytes,
-              key: result.object.key,
-              seconds,
-              timings: result.timings,
-            },
-            'chunk archived and verified',
-          );
-          return;
-        } catch (error) {
-          const failure = classifyFailure(error);
-          if (failure.blame === 'database') {
-            database.breaker.failure();
-            deps.storageBreaker.abandon();
-          } else if (failure.blame === 'storage') {
-            deps.storageBreaker.failure();
-            database.breaker.success();
-          } else {
-            database.breaker.abandon();
-            deps.storageBreaker.abandon();
-          }
-          if (!failure.retryable || attempt >= deps.retry.attempts) {
-            await confirmFailure(failure);
-            return;
-          }
-          const delay = backoffDelay(attempt, deps.retry);
-          log.warn(
-            { code: failure.code, err: coerceError(error), attempt, retry_in_ms: delay },
-            'archival attempt failed; retrying',
-          );
-          if (!(await sleep(delay, deps.signal))) {
-            throw new ArchiveError(
-              'SHUTTING_DOWN',
-              'shutting down during retry back-off; leaving the request for redelivery',
-            );
-          }
-        }
-      }
+      await archiveWithRetries({ deps, event, database, log });
     } finally {
       deps.metrics.finished();
       await lock.release();
