@@ -9,7 +9,7 @@ import { UnknownTableError } from './errors.js';
 import { createManagedDatabase, type ManagedDatabase } from './managed-database.js';
 import { createRetentionMetrics } from './metrics.js';
 import { createRestorer } from './restore/restorer.js';
-import { createScanner, type QueuedChunk } from './scanner.js';
+import { createScanner, type QueuedChunk, type Scanner } from './scanner.js';
 import { retentionStatus } from './status.js';
 
 export const CONSUMER_GROUP = 'database-service';
@@ -27,16 +27,18 @@ export interface ManagerOptions {
   leaderElection?: boolean;
 }
 
-/** The retention manager: databases, the scan loop and the confirmation consumer, started and stopped together. */
-export function createRetentionManager(options: ManagerOptions) {
-  const { config, logger } = options;
-  const databases = new Map<string, ManagedDatabase>();
-  const metrics = createRetentionMetrics(databases);
+/** One managed database per configured name, with its metrics hooked in. */
+function managedDatabases(
+  options: ManagerOptions,
+  metrics: ReturnType<typeof createRetentionMetrics>,
+  into: Map<string, ManagedDatabase>,
+) {
+  const { config } = options;
   for (const [name, db] of Object.entries(config.databases)) {
     const pool = options.pools?.[name];
-    databases.set(
+    into.set(
       name,
-      createManagedDatabase(name, db, logger, {
+      createManagedDatabase(name, db, options.logger, {
         ...(pool ? { sql: pool } : {}),
         leaderElection: options.leaderElection ?? db.leader_election,
         leaderTimeoutMs: config.defaults.leader_timeout_ms,
@@ -44,6 +46,51 @@ export function createRetentionManager(options: ManagerOptions) {
       }),
     );
   }
+}
+
+/** /ready's checks for the databases: each answers, and no configured table is in conflict. */
+function databaseChecks(databases: Map<string, ManagedDatabase>): Record<string, () => Promise<unknown>> {
+  return Object.fromEntries(
+    [...databases].flatMap(([name, db]) => [
+      [`database:${name}`, () => db.sql`select 1`],
+      [
+        `conflicts:${name}`,
+        async () => {
+          const all = [...db.conflicts.values()].flat();
+          if (all.length) throw new Error(all.map((c) => c.message).join('; '));
+        },
+      ],
+    ]),
+  );
+}
+
+/** Queues one table's expired chunks now (or reports them, in a dry run), in every database that has it. */
+async function trigger(
+  databases: Map<string, ManagedDatabase>,
+  scanner: Scanner,
+  input: { table: string; database?: string | undefined; dryRun: boolean },
+): Promise<QueuedChunk[]> {
+  const owners = [...databases.values()].filter(
+    (db) =>
+      (!input.database || db.name === input.database) &&
+      db.config.tables.some((t) => input.table === t.name || input.table === `${t.schema}.${t.name}`),
+  );
+  if (owners.length === 0) throw new UnknownTableError(input.table, input.database);
+  const queued: QueuedChunk[] = [];
+  for (const db of owners) {
+    const [report] = await scanner.scanOnce({ database: db.name, table: input.table, dryRun: input.dryRun });
+    if (report && !report.ok) throw new Error(`database ${db.name}: ${report.error}`);
+    queued.push(...(report?.requested ?? []));
+  }
+  return queued;
+}
+
+/** The retention manager: databases, the scan loops and the confirmation consumer, started and stopped together. */
+export function createRetentionManager(options: ManagerOptions) {
+  const { config, logger } = options;
+  const databases = new Map<string, ManagedDatabase>();
+  const metrics = createRetentionMetrics(databases);
+  managedDatabases(options, metrics, databases);
   const scanner = createScanner({
     databases,
     config,
@@ -106,49 +153,9 @@ export function createRetentionManager(options: ManagerOptions) {
     start: lifecycle.start,
     stop: lifecycle.stop,
     status: () => retentionStatus(databases, config.dry_run, config.defaults.status_timeout_ms),
-    /** /ready's checks for the databases: each answers, and no configured table is in conflict. */
-    readinessChecks(): Record<string, () => Promise<unknown>> {
-      return Object.fromEntries(
-        [...databases].flatMap(([name, db]) => [
-          [`database:${name}`, () => db.sql`select 1`],
-          [
-            `conflicts:${name}`,
-            async () => {
-              const all = [...db.conflicts.values()].flat();
-              if (all.length) throw new Error(all.map((c) => c.message).join('; '));
-            },
-          ],
-        ]),
-      );
-    },
-    /** Queues one table's expired chunks now (or reports them, in a dry run). */
-    async trigger(input: {
-      table: string;
-      database?: string | undefined;
-      dryRun: boolean;
-    }): Promise<QueuedChunk[]> {
-      const owners = [...databases.values()].filter(
-        (db) =>
-          (!input.database || db.name === input.database) &&
-          db.config.tables.some((t) => input.table === t.name || input.table === `${t.schema}.${t.name}`),
-      );
-      if (owners.length === 0) {
-        if (input.database && !databases.has(input.database))
-          throw new UnknownTableError(input.table, input.database);
-        throw new UnknownTableError(input.table, input.database);
-      }
-      const queued: QueuedChunk[] = [];
-      for (const db of owners) {
-        const [report] = await scanner.scanOnce({
-          database: db.name,
-          table: input.table,
-          dryRun: input.dryRun || config.dry_run,
-        });
-        if (report && !report.ok) throw new Error(`database ${db.name}: ${report.error}`);
-        queued.push(...(report?.requested ?? []));
-      }
-      return queued;
-    },
+    readinessChecks: () => databaseChecks(databases),
+    trigger: (input: { table: string; database?: string | undefined; dryRun: boolean }) =>
+      trigger(databases, scanner, { ...input, dryRun: input.dryRun || config.dry_run }),
   };
 }
 
