@@ -71,6 +71,63 @@ function sourceDatabases(config: ArchivalConfig, deps: ArchivalServiceDeps) {
   return { databases, breakerOptions };
 }
 
+/** The request handler, wired to what the service was given or built. */
+function requestHandler(
+  config: ArchivalConfig,
+  parts: {
+    bus: Bus;
+    lockRedis: RedisClient;
+    store: BlobStore;
+    databases: Map<string, SourceDatabase>;
+    breakerOptions: { failureThreshold: number; resetTimeoutMs: number };
+    metrics: ArchivalMetrics;
+    logger: Logger;
+    secret: string | undefined;
+    consumer: string;
+    signal: AbortSignal;
+  },
+) {
+  return createRequestHandler({
+    databases: parts.databases,
+    store: parts.store,
+    storageBreaker: createCircuitBreaker(`storage:${parts.store.backend}`, parts.breakerOptions),
+    settings: {
+      prefix: config.storage.prefix,
+      codec: config.parquet.codec,
+      rowGroupSize: config.parquet.row_group_size,
+      lockTimeoutMs: config.lock_timeout_ms,
+    },
+    publish: (topic, event) => parts.bus.publish(topic, event),
+    locks: createChunkLocks(parts.lockRedis, {
+      keyPrefix: config.redis.key_prefix,
+      ttlMs: config.chunk_lock_ttl_ms,
+    }),
+    retry: {
+      attempts: config.retry.attempts,
+      initialMs: config.retry.initial_ms,
+      maxMs: config.retry.max_ms,
+      factor: config.retry.factor,
+      jitter: 0.5,
+    },
+    metrics: parts.metrics,
+    logger: parts.logger,
+    producer: `archival-service@${parts.consumer}`,
+    secret: parts.secret,
+    signal: parts.signal,
+  });
+}
+
+/** Runs each stop step on its own, so one failure does not skip the rest. */
+async function runSteps(logger: Logger, steps: Array<[string, () => Promise<unknown>]>): Promise<void> {
+  for (const [name, step] of steps) {
+    try {
+      await step();
+    } catch (error) {
+      logger.warn({ err: coerceError(error), step: name }, 'shutdown step failed');
+    }
+  }
+}
+
 /**
  * The archival-service, composed: bus, locks, storage, source databases, the request handler, the
  * worker that feeds it and the HTTP app. main.ts only loads the configuration, calls this and
@@ -95,32 +152,16 @@ export async function createArchivalService(
   const { databases, breakerOptions } = sourceDatabases(config, deps);
   const shutdown = new AbortController();
   const metrics = createArchivalMetrics();
-  const handle = createRequestHandler({
-    databases,
+  const handle = requestHandler(config, {
+    bus,
+    lockRedis,
     store,
-    storageBreaker: createCircuitBreaker(`storage:${store.backend}`, breakerOptions),
-    settings: {
-      prefix: config.storage.prefix,
-      codec: config.parquet.codec,
-      rowGroupSize: config.parquet.row_group_size,
-      lockTimeoutMs: config.lock_timeout_ms,
-    },
-    publish: (topic, event) => bus.publish(topic, event),
-    locks: createChunkLocks(lockRedis, {
-      keyPrefix: config.redis.key_prefix,
-      ttlMs: config.chunk_lock_ttl_ms,
-    }),
-    retry: {
-      attempts: config.retry.attempts,
-      initialMs: config.retry.initial_ms,
-      maxMs: config.retry.max_ms,
-      factor: config.retry.factor,
-      jitter: 0.5,
-    },
+    databases,
+    breakerOptions,
     metrics,
     logger,
-    producer: `archival-service@${consumer}`,
     secret,
+    consumer,
     signal: shutdown.signal,
   });
   const ownedPools = [...databases].filter(([name]) => !deps.pools?.[name]).map(([, db]) => db.sql);
@@ -166,8 +207,8 @@ export async function createArchivalService(
       if (deps.listen !== false) await app.listen({ host: config.service.host, port: config.service.port });
     },
     async stop() {
-      // Reverse order of start-up, each step on its own so one failure does not skip the rest.
-      const steps: Array<[string, () => Promise<unknown>]> = [
+      // Reverse order of start-up.
+      await runSteps(logger, [
         ['http', () => app.close()],
         ['worker', () => worker.stop()],
         ['abort', async () => shutdown.abort()],
@@ -175,14 +216,7 @@ export async function createArchivalService(
         ['locks', async () => (deps.lockRedis ? undefined : lockRedis.quit())],
         ['storage', async () => (deps.store ? undefined : store.close?.())],
         ['databases', () => Promise.all(ownedPools.map((sql) => sql.end({ timeout: 5 })))],
-      ];
-      for (const [name, step] of steps) {
-        try {
-          await step();
-        } catch (error) {
-          logger.warn({ err: coerceError(error), step: name }, 'shutdown step failed');
-        }
-      }
+      ]);
     },
   });
   return { ...lifecycle, handle, app, metrics, logger };
