@@ -26,6 +26,8 @@ export {
   CHECKSUM_DEFINITION,
   MANIFEST_VERSION,
   type Manifest,
+  manifestIdentity,
+  manifestPlace,
   manifestSchema,
   readManifest,
 } from './manifest.js';

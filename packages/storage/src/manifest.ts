@@ -1,3 +1,4 @@
+import type { ChunkIdentity } from '@chunk-archiver/events';
 import { z } from 'zod';
 import type { BlobStore } from './blob-store.js';
 
@@ -61,3 +62,46 @@ export async function readManifest(store: BlobStore, key: string): Promise<Manif
 /** The manifest names how its checksum was computed, so a future change cannot be confused with it. */
 export const CHECKSUM_DEFINITION =
   'count(*), sum(hashtextextended(row::text, 0)) under pinned session settings v1';
+
+/** The chunk a manifest describes, as the identity everything else uses. */
+export function manifestIdentity(manifest: Manifest): ChunkIdentity {
+  const { source, range } = manifest;
+  return {
+    database: source.database,
+    source_kind: source.kind,
+    table_schema: source.table_schema,
+    table_name: source.table_name,
+    chunk_schema: source.chunk_schema,
+    chunk_name: source.chunk_name,
+    time_column: range.column,
+    dimension_type: range.dimension_type,
+    chunk_start_time: range.start,
+    chunk_end_time: range.end,
+    ...(source.chunk_oid ? { chunk_oid: source.chunk_oid } : {}),
+    ...(source.dimension_slices?.length ? { dimension_slices: source.dimension_slices } : {}),
+  };
+}
+
+/** A chunk identity as a manifest records it: the other direction of manifestIdentity. */
+export function manifestPlace(chunk: ChunkIdentity): Pick<Manifest, 'range'> & {
+  source: Omit<Manifest['source'], 'storage'>;
+} {
+  return {
+    range: {
+      dimension_type: chunk.dimension_type,
+      start: chunk.chunk_start_time,
+      end: chunk.chunk_end_time,
+      column: chunk.time_column,
+    },
+    source: {
+      database: chunk.database,
+      kind: chunk.source_kind,
+      table_schema: chunk.table_schema,
+      table_name: chunk.table_name,
+      chunk_schema: chunk.chunk_schema,
+      chunk_name: chunk.chunk_name,
+      ...(chunk.chunk_oid ? { chunk_oid: chunk.chunk_oid } : {}),
+      ...(chunk.dimension_slices?.length ? { dimension_slices: chunk.dimension_slices } : {}),
+    },
+  };
+}

@@ -5,6 +5,7 @@ import {
   buildManifest,
   checkStoredObject,
   type Manifest,
+  manifestPlace,
 } from '@chunk-archiver/storage';
 import type postgres from 'postgres';
 import { ArchiveError } from './errors.js';
@@ -41,6 +42,7 @@ function manifestOf(
   settings: ArchiveSettings,
 ): Manifest {
   const { written, plans, checksum, storage } = streamed;
+  const place = manifestPlace(request);
   return buildManifest({
     object_key: key,
     row_count: checksum.rowCount,
@@ -55,21 +57,9 @@ function manifestOf(
       parquet_type: p.parquetType,
       nullable: p.element.repetition_type !== 'REQUIRED',
     })),
-    range: {
-      dimension_type: request.dimension_type,
-      start: request.chunk_start_time,
-      end: request.chunk_end_time,
-      column: request.time_column,
-    },
+    ...place,
     source: {
-      database: request.database,
-      kind: request.source_kind,
-      table_schema: request.table_schema,
-      table_name: request.table_name,
-      chunk_schema: request.chunk_schema,
-      chunk_name: request.chunk_name,
-      ...(request.chunk_oid ? { chunk_oid: request.chunk_oid } : {}),
-      ...(request.dimension_slices?.length ? { dimension_slices: request.dimension_slices } : {}),
+      ...place.source,
       storage: { form: storage.form, heap_rows: storage.heapRows, compressed_rows: storage.compressedRows },
     },
     writer: { name: WRITER_NAME, version: WRITER_VERSION, parquet_library: PARQUET_LIBRARY },

@@ -91,17 +91,11 @@ async function verifyAndMarkArchived(h: Handling, data: ArchivalSuccess['data'])
     else await fail(h, verified.code, verified.message);
     return false;
   }
-  const stored = verified.manifest;
   const archived = await markArchived(h.db.sql, h.row.id, data.request_event_id, {
     backend: h.deps.store.backend,
     container: h.deps.store.container,
-    key: verified.key,
     manifestKey: verified.manifestKey,
-    rowCount: stored.row_count,
-    bytes: stored.bytes,
-    sha256: stored.sha256,
-    contentChecksum: stored.content_checksum,
-    storageForm: stored.source.storage?.form ?? null,
+    manifest: verified.manifest,
   });
   return archived !== undefined;
 }

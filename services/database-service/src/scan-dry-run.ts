@@ -26,7 +26,7 @@ export async function scanDryRun(
     for (const table of await runnableTables(db, db.sql, tables)) {
       const found = await discover(deps, db, db.sql, table);
       report.discovered.push(...found);
-      report.requested.push(...found.map((c) => queued(db, c, null)));
+      report.requested.push(...found.map((c) => queued(c, null)));
     }
     return;
   }

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { coerceError } from '@chunk-archiver/common';
-import { buildArchivalRequest, TOPICS } from '@chunk-archiver/events';
+import { buildArchivalRequest, type ChunkIdentity, TOPICS } from '@chunk-archiver/events';
 import type postgres from 'postgres';
 import { effectiveTable, type RetentionConfig, type TableConfig } from './config.js';
 import { ledgerIdentity } from './ledger/identity.js';
-import type { DiscoveredChunk, LedgerChunk } from './ledger/types.js';
+import type { LedgerChunk } from './ledger/types.js';
 import type { ManagedDatabase, TableConflict } from './managed-database.js';
 import { boundOf, overlaps } from './range.js';
 import { databaseNow, expiredHypertableChunks, expiredPartitions } from './sql/discovery.js';
@@ -61,9 +61,10 @@ export async function discover(
   db: ManagedDatabase,
   sql: Db,
   table: TableConfig,
-): Promise<DiscoveredChunk[]> {
+): Promise<ChunkIdentity[]> {
   const eff = effectiveTable(ctx.config, db.config, table);
   const target = {
+    database: db.name,
     schema: table.schema,
     name: table.name,
     retentionDays: eff.retentionDays,
@@ -80,8 +81,8 @@ export async function discover(
     (chunk) =>
       !holds.some((h) =>
         overlaps(
-          boundOf(chunk.range_start, chunk.dimension_type),
-          boundOf(chunk.range_end, chunk.dimension_type),
+          boundOf(chunk.chunk_start_time, chunk.dimension_type),
+          boundOf(chunk.chunk_end_time, chunk.dimension_type),
           boundOf(h.range_start, h.dimension_type),
           boundOf(h.range_end, h.dimension_type),
         ),
@@ -90,20 +91,13 @@ export async function discover(
 }
 
 /** A chunk as a scan reports it: requested with its event id, or (a dry run) that would be. */
-export function queued(
-  db: { name: string },
-  row: Pick<
-    LedgerChunk,
-    'table_schema' | 'table_name' | 'chunk_schema' | 'chunk_name' | 'range_start' | 'range_end'
-  >,
-  eventId: string | null,
-): QueuedChunk {
+export function queued(chunk: ChunkIdentity, eventId: string | null): QueuedChunk {
   return {
-    database: db.name,
-    table: `${row.table_schema}.${row.table_name}`,
-    chunk: `${row.chunk_schema}.${row.chunk_name}`,
-    range_start: row.range_start,
-    range_end: row.range_end,
+    database: chunk.database,
+    table: `${chunk.table_schema}.${chunk.table_name}`,
+    chunk: `${chunk.chunk_schema}.${chunk.chunk_name}`,
+    range_start: chunk.chunk_start_time,
+    range_end: chunk.chunk_end_time,
     event_id: eventId,
   };
 }
@@ -127,12 +121,13 @@ export async function requestDue(
     const marked = await markRequested(sql, row.id, eventId);
     if (!marked) continue;
     if (!options.publish) {
-      out.push(queued(db, marked, null));
+      out.push(queued(ledgerIdentity(db.name, marked), null));
       continue;
     }
+    const identity = ledgerIdentity(db.name, marked);
     const event = buildArchivalRequest(
       {
-        ...ledgerIdentity(db.name, marked),
+        ...identity,
         attempt: marked.attempts,
         requested_at: new Date().toISOString(),
       },
@@ -145,7 +140,7 @@ export async function requestDue(
       throw error;
     }
     db.stats.chunks_requested++;
-    out.push(queued(db, marked, eventId));
+    out.push(queued(identity, eventId));
   }
   return out;
 }

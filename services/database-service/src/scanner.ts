@@ -6,9 +6,9 @@ import {
   type Logger,
   sleep,
 } from '@chunk-archiver/common';
+import type { ChunkIdentity } from '@chunk-archiver/events';
 import type { TableConfig } from './config.js';
 import { dropOptions, dropVerifiedChunk } from './drop-verified.js';
-import type { DiscoveredChunk } from './ledger/types.js';
 import type { ManagedDatabase } from './managed-database.js';
 import { scanDryRun } from './scan-dry-run.js';
 import {
@@ -35,7 +35,7 @@ export interface ScanReport {
   ok: boolean;
   standby?: boolean;
   error?: string;
-  discovered: DiscoveredChunk[];
+  discovered: ChunkIdentity[];
   requested: QueuedChunk[];
   /** Dry run: known chunks that this scan would not request, and why. */
   skipped: SkippedChunk[];

@@ -1,6 +1,23 @@
 import type { ArchivalConfirmationData, ChunkIdentity } from '@chunk-archiver/events';
-import type { Manifest } from '@chunk-archiver/storage';
+import { type Manifest, manifestIdentity } from '@chunk-archiver/storage';
 import type { LedgerChunk } from './types.js';
+
+/** The ledger's columns for a chunk's identity: the other direction of ledgerIdentity. */
+export function ledgerColumns(chunk: ChunkIdentity) {
+  return {
+    source_kind: chunk.source_kind,
+    table_schema: chunk.table_schema,
+    table_name: chunk.table_name,
+    chunk_schema: chunk.chunk_schema,
+    chunk_name: chunk.chunk_name,
+    chunk_oid: chunk.chunk_oid ?? null,
+    dimension_slices: chunk.dimension_slices ?? [],
+    time_column: chunk.time_column,
+    dimension_type: chunk.dimension_type,
+    range_start: chunk.chunk_start_time,
+    range_end: chunk.chunk_end_time,
+  };
+}
 
 /** A ledger row's chunk identity, as requests carry it and keys are derived from it. */
 export function ledgerIdentity(database: string, row: LedgerChunk): ChunkIdentity {
@@ -38,50 +55,40 @@ function compare(pairs: Array<[string, unknown, unknown]>): FieldMismatch[] {
 const slicesOf = (slices: Array<{ column: string; start: string; end: string }> | undefined) =>
   slices?.length ? slices.map((s) => ({ column: s.column, start: s.start, end: s.end })) : undefined;
 
+/** Every identity field of `got` against `expected`: one differing field means another chunk. */
+function identityMismatches(expected: ChunkIdentity, got: ChunkIdentity): FieldMismatch[] {
+  return compare([
+    ['database', expected.database, got.database],
+    ['source_kind', expected.source_kind, got.source_kind],
+    ['table_schema', expected.table_schema, got.table_schema],
+    ['table_name', expected.table_name, got.table_name],
+    ['chunk_schema', expected.chunk_schema, got.chunk_schema],
+    ['chunk_name', expected.chunk_name, got.chunk_name],
+    ['time_column', expected.time_column, got.time_column],
+    ['dimension_type', expected.dimension_type, got.dimension_type],
+    ['chunk_start_time', expected.chunk_start_time, got.chunk_start_time],
+    ['chunk_end_time', expected.chunk_end_time, got.chunk_end_time],
+    ['chunk_oid', expected.chunk_oid, got.chunk_oid],
+    ['dimension_slices', slicesOf(expected.dimension_slices), slicesOf(got.dimension_slices)],
+  ]);
+}
+
 /**
- * Every identity field of a confirmation against the ledger row it claims to answer: a
- * confirmation is a hint to check, so one differing field (another table, range, OID, slice or
- * attempt) means it is not about this chunk at all.
+ * A confirmation against the ledger row it claims to answer: a confirmation is a hint to check,
+ * so one differing field (another table, range, OID, slice or attempt) means it is not about this
+ * chunk at all.
  */
 export function confirmationMismatches(
   expected: ChunkIdentity,
   attempts: number,
   data: ArchivalConfirmationData,
 ): FieldMismatch[] {
-  return compare([
-    ['database', expected.database, data.database],
-    ['source_kind', expected.source_kind, data.source_kind],
-    ['table_schema', expected.table_schema, data.table_schema],
-    ['table_name', expected.table_name, data.table_name],
-    ['chunk_schema', expected.chunk_schema, data.chunk_schema],
-    ['chunk_name', expected.chunk_name, data.chunk_name],
-    ['time_column', expected.time_column, data.time_column],
-    ['dimension_type', expected.dimension_type, data.dimension_type],
-    ['chunk_start_time', expected.chunk_start_time, data.chunk_start_time],
-    ['chunk_end_time', expected.chunk_end_time, data.chunk_end_time],
-    ['chunk_oid', expected.chunk_oid, data.chunk_oid],
-    ['dimension_slices', slicesOf(expected.dimension_slices), slicesOf(data.dimension_slices)],
-    ['attempt', attempts, data.attempt],
-  ]);
+  return [...identityMismatches(expected, data), ...compare([['attempt', attempts, data.attempt]])];
 }
 
-/** The stored manifest's source and range against the ledger row: the archive must be of this chunk. */
+/** The stored manifest against the ledger row: the archive must be of this very chunk. */
 export function manifestMismatches(expected: ChunkIdentity, manifest: Manifest): FieldMismatch[] {
-  const source = manifest.source;
-  return compare([
-    ['source.database', expected.database, source.database],
-    ['source.kind', expected.source_kind, source.kind],
-    ['source.table_schema', expected.table_schema, source.table_schema],
-    ['source.table_name', expected.table_name, source.table_name],
-    ['source.chunk_schema', expected.chunk_schema, source.chunk_schema],
-    ['source.chunk_name', expected.chunk_name, source.chunk_name],
-    ['source.chunk_oid', expected.chunk_oid, source.chunk_oid],
-    ['source.dimension_slices', slicesOf(expected.dimension_slices), slicesOf(source.dimension_slices)],
-    ['range.dimension_type', expected.dimension_type, manifest.range.dimension_type],
-    ['range.start', expected.chunk_start_time, manifest.range.start],
-    ['range.end', expected.chunk_end_time, manifest.range.end],
-    ['range.column', expected.time_column, manifest.range.column],
-  ]);
+  return identityMismatches(expected, manifestIdentity(manifest));
 }
 
 export function describeMismatches(mismatches: FieldMismatch[]): string {

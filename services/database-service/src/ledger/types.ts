@@ -3,9 +3,25 @@ import type { StorageForm } from '@chunk-archiver/pg';
 
 export type ChunkState = 'pending' | 'requested' | 'archived' | 'dropped' | 'failed' | 'dead';
 
-/** A ledger row: the chunk as discovered, plus where it is in its life. */
-export interface LedgerChunk extends DiscoveredChunk {
+/**
+ * A row of archiver.chunks as stored: the chunk's identity in the ledger's own columns, plus where
+ * it is in its life. ledger/identity.ts maps between it and the ChunkIdentity everything else uses.
+ */
+export interface LedgerChunk {
   id: string;
+  source_kind: 'timescaledb' | 'partition';
+  table_schema: string;
+  table_name: string;
+  chunk_schema: string;
+  chunk_name: string;
+  time_column: string;
+  dimension_type: 'timestamp' | 'integer';
+  range_start: string;
+  range_end: string;
+  /** The table's OID at discovery (decimal); null only for rows from before identities had it. */
+  chunk_oid: string | null;
+  /** Secondary dimension slices (space partitions); empty for one dimension. */
+  dimension_slices: DimensionSlice[];
   state: ChunkState;
   attempts: number;
   request_event_id: string | null;
@@ -21,20 +37,4 @@ export interface LedgerChunk extends DiscoveredChunk {
   content_checksum: string | null;
   /** How the chunk's rows were stored when they were archived (from the stored manifest). */
   storage_form: StorageForm | null;
-}
-
-export interface DiscoveredChunk {
-  source_kind: 'timescaledb' | 'partition';
-  table_schema: string;
-  table_name: string;
-  chunk_schema: string;
-  chunk_name: string;
-  time_column: string;
-  dimension_type: 'timestamp' | 'integer';
-  range_start: string;
-  range_end: string;
-  /** The table's OID at discovery (decimal); null only for rows from before identities had it. */
-  chunk_oid: string | null;
-  /** Secondary dimension slices (space partitions); empty for one dimension. */
-  dimension_slices: DimensionSlice[];
 }

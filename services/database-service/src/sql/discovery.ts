@@ -1,10 +1,12 @@
+import type { ChunkIdentity } from '@chunk-archiver/events';
 import { hypertableChunks, partitionsOf } from '@chunk-archiver/pg';
 import type postgres from 'postgres';
-import type { DiscoveredChunk } from '../ledger/types.js';
 
 type Db = postgres.Sql | postgres.TransactionSql;
 
 export interface TableTarget {
+  /** The configured database name, which every chunk identity carries. */
+  database: string;
   schema: string;
   name: string;
   retentionDays: number;
@@ -26,15 +28,16 @@ export async function expiredHypertableChunks(
   sql: Db,
   table: TableTarget,
   now: Date,
-): Promise<DiscoveredChunk[]> {
+): Promise<ChunkIdentity[]> {
   const chunks = await hypertableChunks(sql, { tableSchema: table.schema, tableName: table.name });
   const cutoff = now.getTime() - table.retentionDays * 86_400_000;
   const integerEnds = chunks.flatMap((c) => (c.endInteger !== undefined ? [BigInt(c.endInteger)] : []));
   // biome-ignore lint/complexity/useMathMinMax: Math.max does not take bigint
   const maxEnd = integerEnds.reduce((a, b) => (b > a ? b : a), -(2n ** 63n));
-  const out: DiscoveredChunk[] = [];
+  const out: ChunkIdentity[] = [];
   for (const c of chunks) {
     const base = {
+      database: table.database,
       source_kind: 'timescaledb' as const,
       table_schema: table.schema,
       table_name: table.name,
@@ -48,8 +51,8 @@ export async function expiredHypertableChunks(
       out.push({
         ...base,
         dimension_type: 'timestamp',
-        range_start: c.startTime.toISOString(),
-        range_end: c.endTime.toISOString(),
+        chunk_start_time: c.startTime.toISOString(),
+        chunk_end_time: c.endTime.toISOString(),
       });
     } else if (
       c.startInteger !== undefined &&
@@ -57,14 +60,19 @@ export async function expiredHypertableChunks(
       table.retentionInteger !== undefined &&
       BigInt(c.endInteger) <= maxEnd - BigInt(table.retentionInteger)
     ) {
-      out.push({ ...base, dimension_type: 'integer', range_start: c.startInteger, range_end: c.endInteger });
+      out.push({
+        ...base,
+        dimension_type: 'integer',
+        chunk_start_time: c.startInteger,
+        chunk_end_time: c.endInteger,
+      });
     }
   }
   return out;
 }
 
 /** Range partitions whose upper bound is at or before the cutoff; the default partition never is. */
-export async function expiredPartitions(sql: Db, table: TableTarget, now: Date): Promise<DiscoveredChunk[]> {
+export async function expiredPartitions(sql: Db, table: TableTarget, now: Date): Promise<ChunkIdentity[]> {
   const cutoff = now.getTime() - table.retentionDays * 86_400_000;
   const partitions = await partitionsOf(sql, table.schema, table.name);
   const integerEnds = partitions.flatMap((p) => (p.endInteger !== undefined ? [BigInt(p.endInteger)] : []));
@@ -72,10 +80,11 @@ export async function expiredPartitions(sql: Db, table: TableTarget, now: Date):
   const maxEnd = integerEnds.reduce((a, b) => (b > a ? b : a), -(2n ** 63n));
   const expired = (
     p: (typeof partitions)[number],
-    dimension: DiscoveredChunk['dimension_type'],
+    dimension: ChunkIdentity['dimension_type'],
     start: string,
     end: string,
-  ): DiscoveredChunk => ({
+  ): ChunkIdentity => ({
+    database: table.database,
     source_kind: 'partition',
     table_schema: table.schema,
     table_name: table.name,
@@ -85,10 +94,10 @@ export async function expiredPartitions(sql: Db, table: TableTarget, now: Date):
     dimension_slices: [],
     time_column: p.keyColumn,
     dimension_type: dimension,
-    range_start: start,
-    range_end: end,
+    chunk_start_time: start,
+    chunk_end_time: end,
   });
-  const out: DiscoveredChunk[] = [];
+  const out: ChunkIdentity[] = [];
   for (const p of partitions) {
     if (p.isDefault) continue;
     if (p.startTime && p.endTime && p.endTime.getTime() <= cutoff) {
@@ -103,5 +112,5 @@ export async function expiredPartitions(sql: Db, table: TableTarget, now: Date):
       }
     }
   }
-  return out.sort((a, b) => (a.range_start < b.range_start ? -1 : 1));
+  return out.sort((a, b) => (a.chunk_start_time < b.chunk_start_time ? -1 : 1));
 }

@@ -1,5 +1,7 @@
+import type { ChunkIdentity } from '@chunk-archiver/events';
 import type postgres from 'postgres';
-import type { ChunkState, DiscoveredChunk, LedgerChunk } from '../ledger/types.js';
+import { ledgerColumns } from '../ledger/identity.js';
+import type { ChunkState, LedgerChunk } from '../ledger/types.js';
 
 type Db = postgres.Sql | postgres.TransactionSql;
 
@@ -12,9 +14,12 @@ type Db = postgres.Sql | postgres.TransactionSql;
  * Records newly expired chunks as pending; already known chunks are left as they are. A chunk is
  * known by name and OID, so a table re-created under an archived one's name is a new row.
  */
-export async function insertDiscovered(sql: Db, chunks: DiscoveredChunk[]): Promise<number> {
+export async function insertDiscovered(sql: Db, chunks: ChunkIdentity[]): Promise<number> {
   if (chunks.length === 0) return 0;
-  const rows = chunks.map((c) => ({ ...c, dimension_slices: sql.json(c.dimension_slices as never) }));
+  const rows = chunks.map((c) => {
+    const columns = ledgerColumns(c);
+    return { ...columns, dimension_slices: sql.json(columns.dimension_slices as never) };
+  });
   const inserted = await sql`
     insert into archiver.chunks ${sql(rows, 'source_kind', 'table_schema', 'table_name', 'chunk_schema', 'chunk_name', 'chunk_oid', 'dimension_slices', 'time_column', 'dimension_type', 'range_start', 'range_end')}
     on conflict (chunk_schema, chunk_name, coalesce(chunk_oid, 0)) do nothing

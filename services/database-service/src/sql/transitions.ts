@@ -1,3 +1,4 @@
+import type { Manifest } from '@chunk-archiver/storage';
 import type postgres from 'postgres';
 import type { ChunkState, LedgerChunk } from '../ledger/types.js';
 
@@ -76,34 +77,23 @@ export async function expireRequests(sql: Db, timeoutSeconds: number): Promise<L
     select * from changed`;
 }
 
-export interface ArchivedObject {
-  backend: string;
-  container: string;
-  key: string;
-  manifestKey: string;
-  rowCount: number;
-  bytes: number;
-  sha256: string;
-  contentChecksum: string;
-  storageForm: string | null;
-}
-
-/** requested → archived: the object and manifest were found in storage as this manager expects. */
+/** requested → archived, with what this manager read from storage: the stored manifest, where it lies. */
 export function markArchived(
   sql: Db,
   id: string,
   eventId: string,
-  object: ArchivedObject,
+  stored: { backend: string; container: string; manifestKey: string; manifest: Manifest },
 ): Promise<LedgerChunk | undefined> {
+  const m = stored.manifest;
   return transition(sql, id, {
     from: ['requested'],
     to: 'archived',
     match: sql`request_event_id = ${eventId}`,
-    set: sql`object_backend = ${object.backend}, object_container = ${object.container},
-        object_key = ${object.key}, manifest_key = ${object.manifestKey}, row_count = ${object.rowCount},
-        bytes = ${object.bytes}, sha256 = ${object.sha256}, content_checksum = ${object.contentChecksum},
-        storage_form = ${object.storageForm}, archived_at = now(), last_error_code = null, last_error = null`,
-    detail: `object ${object.key} verified (${object.bytes} bytes, ${object.rowCount} rows)`,
+    set: sql`object_backend = ${stored.backend}, object_container = ${stored.container},
+        object_key = ${m.object_key}, manifest_key = ${stored.manifestKey}, row_count = ${m.row_count},
+        bytes = ${m.bytes}, sha256 = ${m.sha256}, content_checksum = ${m.content_checksum},
+        storage_form = ${m.source.storage?.form ?? null}, archived_at = now(), last_error_code = null, last_error = null`,
+    detail: `object ${m.object_key} verified (${m.bytes} bytes, ${m.row_count} rows)`,
   });
 }
 
