@@ -11,7 +11,7 @@ export {
 } from './config.js';
 export { createSemaphore, DeadlineError, securityWarnings, withDeadline } from './deadline.js';
 export { ArchiverError, coerceError, errorCode } from './errors.js';
-export { failpoint } from './failpoints.js';
+export { FAILPOINTS, type FailpointName, failpoint } from './failpoints.js';
 export { createLifecycle } from './lifecycle.js';
 export { type CreateLoggerOptions, createLogger, type Logger, REDACT_PATHS, silentLogger } from './logger.js';
 export { type ReadinessReport, runChecks } from './readiness.js';
