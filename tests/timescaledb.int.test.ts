@@ -250,7 +250,7 @@ describe('real TimescaleDB: compressed chunks, compression races, space partitio
   });
 
   it('a late insert into a compressed chunk after its archive sends it back to be archived again', async () => {
-    const { first, row, confirmation } = await archiveFirstCompressed();
+    const { first, confirmation } = await archiveFirstCompressed();
     await sql`insert into metrics values (888888, '2021-03-01 06:00:30+00', 2, 0.25, 'late')`;
     await flow.manager.handleConfirmation(confirmation);
     let [after] = await flow.ledger('tsdb');

@@ -7,7 +7,7 @@ export const FAILPOINTS = {
   'archive.mid-extraction': 'the worker, after its first row group, before the next (inside the snapshot)',
   'archive.mid-upload': 'the worker, once the first piece of the object is with the store',
   'archive.before-confirm': 'the worker, object and manifest written and verified, before the confirmation',
-  'scan.mid-scan': 'the manager, after recording one table\'s expired chunks, before the next table',
+  'scan.mid-scan': "the manager, after recording one table's expired chunks, before the next table",
   'drop.before': 'the manager, chunk archived and verified, before its drop transaction',
   'drop.in-transaction': 'the manager, inside the drop transaction, recount done, before DROP',
 } as const;

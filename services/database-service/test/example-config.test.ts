@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
+import { loadArchivalConfig } from '@chunk-archiver/archival-service';
 import { describe, expect, it } from 'vitest';
-import { loadArchivalConfig } from '../../archival-service/src/config.js';
 import { loadRetentionConfig } from '../src/config.js';
 
 const example = (name: string) => fileURLToPath(new URL(`../../../config/${name}`, import.meta.url));
