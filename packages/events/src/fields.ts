@@ -25,7 +25,8 @@ export const isoTimestamp = z.iso.datetime({
 
 export const uuid = z.uuid({ message: 'must be a UUID' });
 
-export const sourceKind = z.enum(['timescaledb', 'partition']);
+/** A hypertable chunk, a range partition, or a time window `[start, end)` of a plain table. */
+export const sourceKind = z.enum(['timescaledb', 'partition', 'table']);
 export type SourceKind = z.infer<typeof sourceKind>;
 
 export const dimensionType = z.enum(['timestamp', 'integer']);
@@ -78,6 +79,21 @@ export type ChunkIdentity = z.infer<typeof chunkIdentity>;
 /** Checks the bounds fit the dimension type and that start < end. */
 export function checkRange(value: ChunkIdentity, ctx: z.RefinementCtx): void {
   const { dimension_type: type, chunk_start_time: start, chunk_end_time: end } = value;
+  // A window is a slice of the table itself: there is no other relation it could name.
+  if (value.source_kind === 'table') {
+    if (value.chunk_schema !== value.table_schema)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['chunk_schema'],
+        message: 'must equal table_schema for a table window',
+      });
+    if (value.chunk_name !== value.table_name)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['chunk_name'],
+        message: 'must equal table_name for a table window',
+      });
+  }
   if (type === 'integer') {
     const isInt = (s: string) => /^-?\d{1,19}$/.test(s);
     if (!isInt(start))

@@ -28,6 +28,12 @@ export {
 } from './sql/checksum.js';
 export { type ColumnInfo, listColumns } from './sql/columns.js';
 export {
+  notPlainReason,
+  type PlainTableFacts,
+  plainTableFacts,
+  windowDimension,
+} from './sql/plain-table.js';
+export {
   type ChunkStorage,
   chunkStorage,
   lockChunkForDrop,
@@ -36,3 +42,4 @@ export {
   type StorageForm,
   storedRows,
 } from './sql/storage.js';
+export { bindRangeSettings, type RowRange, rangePredicate } from './sql/window.js';

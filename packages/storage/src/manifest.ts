@@ -26,7 +26,7 @@ export const manifestSchema = z
     }),
     source: z.object({
       database: z.string(),
-      kind: z.enum(['timescaledb', 'partition']),
+      kind: z.enum(['timescaledb', 'partition', 'table']),
       table_schema: z.string(),
       table_name: z.string(),
       chunk_schema: z.string(),

@@ -5,6 +5,8 @@ import {
   findHypertableChunk,
   findPartition,
   hasTimescaleDb,
+  notPlainReason,
+  plainTableFacts,
 } from '@chunk-archiver/pg';
 import type postgres from 'postgres';
 import { ArchiveError } from './errors.js';
@@ -65,6 +67,7 @@ export async function checkChunk(
       `table ${table} is not configured for database ${request.database}`,
     );
   }
+  if (request.source_kind === 'table') return checkWindowTable(sql, request);
   if (request.source_kind === 'timescaledb') {
     if (!(await hasTimescaleDb(sql))) {
       throw new ArchiveError(
@@ -97,4 +100,18 @@ export async function checkChunk(
   if (found.isDefault || !sameRange(request, found)) {
     throw new ArchiveError('RANGE_MISMATCH', `partition ${chunk} does not cover the requested range`);
   }
+}
+
+/**
+ * A window names its table twice (as table and as chunk, which the event schema holds equal): the
+ * table must exist now as an ordinary table with that OID and a time column of a window type.
+ */
+async function checkWindowTable(sql: postgres.Sql, request: ArchivalRequestData): Promise<void> {
+  const table = `${request.table_schema}.${request.table_name}`;
+  const facts = await plainTableFacts(sql, request.table_schema, request.table_name, request.time_column);
+  if (!facts) throw new ArchiveError('CHUNK_NOT_FOUND', `no table ${table}`);
+  checkOid(request, facts.oid);
+  // The worker does not know the configured key; the manager refused a keyless table already.
+  const reason = notPlainReason(facts, table, request.time_column, facts.primaryKey.length ? [] : ['?']);
+  if (reason) throw new ArchiveError('NOT_A_PLAIN_TABLE', reason);
 }

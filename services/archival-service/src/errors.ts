@@ -12,6 +12,7 @@ export const FAILURE = {
   CHUNK_NOT_FOUND: { retryable: false },
   RANGE_MISMATCH: { retryable: false },
   CHUNK_REPLACED: { retryable: false },
+  NOT_A_PLAIN_TABLE: { retryable: false },
   NUMERIC_NOT_REPRESENTABLE: { retryable: false },
   UNPARSEABLE_VALUE: { retryable: false },
   VERIFY_MISMATCH: { retryable: true },

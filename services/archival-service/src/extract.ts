@@ -1,9 +1,11 @@
 import {
+  bindRangeSettings,
   type ChunkStorage,
   chunkStorage,
   listColumns,
   lockChunkForRead,
   pinSession,
+  type RowRange,
   relationOid,
   storedRows,
 } from '@chunk-archiver/pg';
@@ -26,7 +28,9 @@ export interface ExtractCallbacks {
 }
 
 export interface ExtractTarget {
-  kind: 'timescaledb' | 'partition';
+  kind: 'timescaledb' | 'partition' | 'table';
+  /** A plain table's window: only its rows are read (and counted, and hashed). */
+  window?: RowRange | undefined;
   schema: string;
   table: string;
   /** How long to wait for the chunk's lock (a compression in progress holds it). */
@@ -56,10 +60,12 @@ export async function extractChunk(
         `${target.schema}.${target.table} is OID ${oid ?? 'none'} now, requested ${target.oid}: dropped and re-created since`,
       );
     }
-    const storage = await chunkStorage(tx, target.kind, target.schema, target.table);
+    const storage = await chunkStorage(tx, target.kind, target.schema, target.table, target.window);
     const plans = (await listColumns(tx, target.schema, target.table)).map(planColumn);
     callbacks.onColumns(plans);
-    const rows = await streamRows(tx, target, plans, callbacks);
+    // COPY takes no bind parameters: a window's bounds reach it through transaction settings.
+    const window = target.window ? await bindRangeSettings(tx, target.window) : undefined;
+    const rows = await streamRows(tx, { ...target, window }, plans, callbacks);
     if (rows !== storedRows(storage)) {
       throw new ArchiveError(
         'EXTRACTION_INCOMPLETE',
@@ -76,7 +82,7 @@ async function streamRows(
   plans: ColumnPlan[],
   callbacks: ExtractCallbacks,
 ): Promise<number> {
-  const stream = await copyChunkQuery(tx, target.schema, target.table, plans).readable();
+  const stream = await copyChunkQuery(tx, target.schema, target.table, plans, target.window).readable();
   const parser = createCopyBinaryParser(plans.length + 1);
   let rows = 0;
   for await (const chunk of stream) {

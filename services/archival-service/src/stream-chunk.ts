@@ -1,6 +1,11 @@
 import { failpoint } from '@chunk-archiver/common';
 import type { ArchivalRequestData } from '@chunk-archiver/events';
-import { type ChunkStorage, type ContentChecksum, createChecksumAccumulator } from '@chunk-archiver/pg';
+import {
+  type ChunkStorage,
+  type ContentChecksum,
+  createChecksumAccumulator,
+  type RowRange,
+} from '@chunk-archiver/pg';
 import type { BlobStore, UploadResult } from '@chunk-archiver/storage';
 import type postgres from 'postgres';
 import { createByteChannel } from './byte-channel.js';
@@ -34,6 +39,17 @@ async function* pausingAfterFirstPiece(source: AsyncIterable<Uint8Array>): Async
       await failpoint('archive.mid-upload');
     }
   }
+}
+
+/** A plain table's request is for its rows in `[start, end)` of the time column; a chunk is whole. */
+export function requestWindow(request: ArchivalRequestData): RowRange | undefined {
+  if (request.source_kind !== 'table') return undefined;
+  return {
+    column: request.time_column,
+    dimension: request.dimension_type,
+    start: request.chunk_start_time,
+    end: request.chunk_end_time,
+  };
 }
 
 /** Footer key-values that say what the file is without its manifest. */
@@ -72,6 +88,7 @@ export async function streamChunkToStore(
     table: request.chunk_name,
     lockTimeoutMs: settings.lockTimeoutMs ?? 60_000,
     oid: request.chunk_oid,
+    window: requestWindow(request),
   };
   const produce = async () => {
     try {

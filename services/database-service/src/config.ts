@@ -12,13 +12,72 @@ const retentionFields = {
   enabled: z.boolean().default(true),
 };
 
+/**
+ * How a plain table (`kind: table`) is cut into windows and removed; meaningless for chunks and
+ * partitions, which are refused these keys.
+ */
+const windowFields = {
+  /** The unit of an integer epoch time column: seconds, milliseconds or microseconds. */
+  time_unit: z.enum(['s', 'ms', 'us']).optional(),
+  /** Columns that identify a row; read from the catalog's primary key when omitted. */
+  primary_key: z.array(z.string().min(1)).min(1).optional(),
+  /** The rows a window aims at (default 100,000). */
+  target_rows: z.coerce.number().int().min(1).optional(),
+  /** How long one window's verified delete should take (default 2 s); slower deletes shrink windows. */
+  target_seconds: z.coerce.number().positive().optional(),
+  /** Bounds on the rows a window aims at (defaults 1,000 and 1,000,000). */
+  min_rows: z.coerce.number().int().min(1).optional(),
+  max_rows: z.coerce.number().int().min(1).optional(),
+  /** The least time between two removals from the same table (default 0). */
+  window_pause_ms: z.coerce.number().int().min(0).optional(),
+  /** After a table's windows are removed: VACUUM (ANALYZE) (default), VACUUM FULL, or nothing. */
+  vacuum_after_archival: z.enum(['analyze', 'full', 'none']).optional(),
+};
+
+const WINDOW_KEYS = Object.keys(windowFields) as Array<keyof typeof windowFields>;
+
+/** Cross-field rules, each naming the key it is about. */
+function checkTable(table: Record<string, unknown> & { kind: string }, ctx: z.RefinementCtx): void {
+  if (table.kind !== 'table') {
+    for (const key of WINDOW_KEYS) {
+      if (table[key] !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `applies only to kind: table (this is kind: ${table.kind})`,
+        });
+    }
+    return;
+  }
+  if (table.time_column === undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['time_column'],
+      message: 'is required for kind: table (the column windows are cut on)',
+    });
+  const rows = windowSettings({ retention_days: undefined, ...table } as TableConfig);
+  if (rows.minRows > rows.maxRows)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['min_rows'],
+      message: `must not exceed max_rows (${rows.maxRows})`,
+    });
+  if (rows.targetRows < rows.minRows || rows.targetRows > rows.maxRows)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['target_rows'],
+      message: `must be between min_rows (${rows.minRows}) and max_rows (${rows.maxRows})`,
+    });
+}
+
 export const tableSchema = z
   .object({
     schema: z.string().min(1).default('public'),
     name: z.string().min(1),
-    kind: z.enum(['timescaledb', 'partition']),
-    /** The partitioning column; discovered from the catalog when omitted. */
+    kind: z.enum(['timescaledb', 'partition', 'table']),
+    /** The partitioning column (discovered from the catalog when omitted); a plain table's time column. */
     time_column: z.string().min(1).optional(),
+    ...windowFields,
     chunks_per_scan: z.coerce.number().int().min(1).max(1000).optional(),
     /**
      * Run the table even though a TimescaleDB retention policy is set on it. Off by default: such
@@ -27,9 +86,24 @@ export const tableSchema = z
     allow_retention_policy: z.boolean().default(false),
     ...retentionFields,
   })
-  .strict();
+  .strict()
+  .superRefine(checkTable);
 
 export type TableConfig = z.infer<typeof tableSchema>;
+
+/** A plain table's window settings with their defaults. */
+export function windowSettings(table: TableConfig) {
+  return {
+    targetRows: table.target_rows ?? 100_000,
+    targetSeconds: table.target_seconds ?? 2,
+    minRows: table.min_rows ?? 1_000,
+    maxRows: table.max_rows ?? 1_000_000,
+    pauseMs: table.window_pause_ms ?? 0,
+    vacuum: table.vacuum_after_archival ?? 'analyze',
+  };
+}
+
+export type WindowSettings = ReturnType<typeof windowSettings>;
 
 const managedDatabaseSchema = databaseConnectionSchema.extend({
   tables: z.array(tableSchema).default([]),

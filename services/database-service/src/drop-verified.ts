@@ -1,4 +1,4 @@
-import { failpoint } from '@chunk-archiver/common';
+import { failpoint, sleep } from '@chunk-archiver/common';
 import {
   chunkContentChecksum,
   chunkStorage,
@@ -9,12 +9,15 @@ import {
 } from '@chunk-archiver/pg';
 import type postgres from 'postgres';
 import type { RetentionConfig } from './config.js';
+import { windowSettings } from './config.js';
 import type { LedgerChunk } from './ledger/types.js';
 import type { ManagedDatabase } from './managed-database.js';
 import { analyzeTable, detachAndDropPartition, dropHypertableChunk } from './sql/drop.js';
 import { lockChunkRow, noteDropWait } from './sql/ledger.js';
 import { aggregatesBehind, aggregateWatermarks } from './sql/timescale-guards.js';
 import { markDeadFromArchived, markDropped, markForReArchive } from './sql/transitions.js';
+import { vacuumTable, windowFrontier } from './sql/windows.js';
+import { removeVerifiedWindow } from './windows/remove.js';
 
 /** The drop settings for one database: its own vacuum_after_drop, else the default. */
 export function dropOptions(config: RetentionConfig, db: ManagedDatabase) {
@@ -49,6 +52,10 @@ export async function dropVerifiedChunk(
 ): Promise<DropOutcome> {
   const outcome = await db.sql.begin((tx) => dropInTransaction(db, tx, chunkId, options));
   if (outcome.result === 'dropped') db.recordDrop(outcome.rows ?? 0);
+  if (outcome.result === 'dropped' && outcome.window) {
+    await afterWindowRemoval(db, outcome.window);
+    return outcome.result;
+  }
   if (outcome.result === 'dropped' && options.analyzeAfterDrop && outcome.parent) {
     // DROP TABLE has already returned the space; refreshing the parent's statistics keeps plans
     // honest now that a range is gone. Best effort: the drop is done either way.
@@ -63,6 +70,45 @@ interface InTransaction {
   result: DropOutcome;
   parent?: { schema: string; name: string };
   rows?: number;
+  /** A plain table's window was removed (rows deleted, the table stays). */
+  window?: { schema: string; name: string; oid: string };
+}
+
+/**
+ * After a window's removal: once the table has no open window left, VACUUM (ANALYZE or FULL, as
+ * configured) gives the space back; then the pause between windows, and a wake for the scanner,
+ * which cuts and requests the next windows now instead of at the next interval.
+ */
+async function afterWindowRemoval(
+  db: ManagedDatabase,
+  table: { schema: string; name: string; oid: string },
+): Promise<void> {
+  const config = db.config.tables.find(
+    (t) => t.kind === 'table' && t.schema === table.schema && t.name === table.name,
+  );
+  const settings = windowSettings(
+    config ?? {
+      schema: table.schema,
+      name: table.name,
+      kind: 'table',
+      enabled: true,
+      allow_retention_policy: false,
+    },
+  );
+  try {
+    if (settings.vacuum !== 'none' && (await windowFrontier(db.sql, table, table.oid)).open === 0) {
+      await vacuumTable(db.sql, table, settings.vacuum);
+      db.logger.info(
+        { table: `${table.schema}.${table.name}`, vacuum: settings.vacuum },
+        'vacuumed after archival',
+      );
+    }
+  } catch (error) {
+    // The removal is committed either way; the space comes back at the next autovacuum.
+    db.logger.warn({ err: error, table: `${table.schema}.${table.name}` }, 'vacuum after archival failed');
+  }
+  if (settings.pauseMs > 0) await sleep(settings.pauseMs);
+  db.wake();
 }
 
 async function dropInTransaction(
@@ -86,6 +132,15 @@ async function dropInTransaction(
     await markDeadFromArchived(tx, row.id, 'CHUNK_VANISHED', message);
     log.error(message);
     return { result: 'vanished' };
+  }
+  if (row.source_kind === 'table') {
+    const removed = await removeVerifiedWindow(tx, row, log, options);
+    if (removed.result !== 'dropped') return { result: removed.result };
+    return {
+      result: 'dropped',
+      rows: removed.rows,
+      window: { schema: row.table_schema, name: row.table_name, oid: oid },
+    };
   }
   await lockChunkForDrop(tx, row.chunk_schema, row.chunk_name, options.lockTimeoutMs);
   if (row.source_kind === 'timescaledb' && (await waitsForAggregate(tx, row)))

@@ -1,4 +1,4 @@
-import { DeadlineError, type Logger, withDeadline } from '@chunk-archiver/common';
+import { DeadlineError, type Logger, sleep, withDeadline } from '@chunk-archiver/common';
 import { connectDatabase } from '@chunk-archiver/pg';
 import type postgres from 'postgres';
 import type { ManagedDatabaseConfig } from './config.js';
@@ -20,8 +20,9 @@ export interface ScanStats {
 
 /** Why a configured table is not run: found at every scan, shown in status, /ready and metrics. */
 export interface TableConflict {
-  kind: 'retention_policy';
-  job_id: number;
+  /** A TimescaleDB retention policy, or a `kind: table` entry the catalog refuses (no primary key, ...). */
+  kind: 'retention_policy' | 'not_plain_table';
+  job_id?: number;
   message: string;
 }
 
@@ -33,6 +34,12 @@ export interface ManagedDatabase {
   stats: ScanStats;
   /** Tables (`schema.table`) refused at the last scan, with why. */
   conflicts: Map<string, TableConflict[]>;
+  /** Tables (`schema.table`) that run, but not as well as they could (no index on the time column). */
+  warnings: Map<string, string[]>;
+  /** Ends the scan loop's current wait now (or the next one, when it is scanning). */
+  wake(): void;
+  /** The scan loop's wait between scans: `ms`, or until wake() or the signal. */
+  waitForWake(ms: number, signal: AbortSignal): Promise<void>;
   logger: Logger;
   /** Applies ledger migrations once per process (again after a failure). */
   ensureLedger(): Promise<void>;
@@ -80,6 +87,8 @@ export function createManagedDatabase(
           { timeoutMs: options.leaderTimeoutMs ?? 5_000 },
         );
   let migrated = false;
+  let woken = false;
+  let wakeWaiter: (() => void) | undefined;
   function replacePool(): void {
     if (options.sql) return; // a pool handed in belongs to the caller
     const old = sql;
@@ -94,7 +103,22 @@ export function createManagedDatabase(
     },
     leader,
     conflicts: new Map(),
+    warnings: new Map(),
     logger: log,
+    wake() {
+      woken = true;
+      wakeWaiter?.();
+    },
+    async waitForWake(ms: number, signal: AbortSignal) {
+      if (!woken) {
+        const wakeUp = new AbortController();
+        wakeWaiter = () => wakeUp.abort();
+        const both = AbortSignal.any([signal, wakeUp.signal]);
+        await sleep(ms, both);
+        wakeWaiter = undefined;
+      }
+      woken = false;
+    },
     stats: {
       last_scan_started_at: null,
       last_scan_finished_at: null,

@@ -19,7 +19,15 @@ export function createRetentionMetrics(databases?: Map<string, ManagedDatabase>)
       for (const db of databases?.values() ?? []) {
         for (const [table, conflicts] of db.conflicts) {
           for (const c of conflicts)
-            this.set({ database: db.name, table, kind: c.kind, job_id: String(c.job_id) }, 1);
+            this.set(
+              {
+                database: db.name,
+                table,
+                kind: c.kind,
+                job_id: c.job_id === undefined ? '' : String(c.job_id),
+              },
+              1,
+            );
         }
       }
     },

@@ -1,7 +1,7 @@
 import type { TableConfig } from './config.js';
 import type { LedgerChunk } from './ledger/types.js';
 import type { ManagedDatabase } from './managed-database.js';
-import { discover, queued, requestDue, type SkippedChunk, skipReason } from './scan-steps.js';
+import { chunkLabel, discover, queued, requestDue, type SkippedChunk, skipReason } from './scan-steps.js';
 import { runnableTables } from './scan-tables.js';
 import type { ScannerDeps, ScanReport } from './scanner.js';
 import { insertDiscovered, ledgerExists, tableLedger } from './sql/ledger.js';
@@ -23,7 +23,7 @@ export async function scanDryRun(
 ) {
   if (!(await ledgerExists(db.sql))) {
     // No ledger yet: everything expired would be new and pending.
-    for (const table of await runnableTables(db, db.sql, tables)) {
+    for (const table of await runnableTables(deps, db, db.sql, tables)) {
       const found = await discover(deps, db, db.sql, table);
       report.discovered.push(...found);
       report.requested.push(...found.map((c) => queued(c, null)));
@@ -33,7 +33,7 @@ export async function scanDryRun(
   await db.sql
     .begin(async (tx) => {
       await tx`select set_config('lock_timeout', ${`${deps.config.defaults.lock_timeout_ms}ms`}, true)`;
-      const free = await runnableTables(db, tx, tables);
+      const free = await runnableTables(deps, db, tx, tables);
       for (const table of free) {
         const found = await discover(deps, db, tx, table);
         report.discovered.push(...found);
@@ -54,7 +54,7 @@ export async function scanDryRun(
 }
 
 function skipped(row: LedgerChunk, chosen: Set<string>): SkippedChunk[] {
-  const chunk = `${row.chunk_schema}.${row.chunk_name}`;
+  const chunk = chunkLabel({ ...row, chunk_start_time: row.range_start, chunk_end_time: row.range_end });
   if (chosen.has(chunk) && row.state === 'requested') return [];
   const reason = skipReason(row) ?? 'due, beyond chunks_per_scan for this scan';
   return [{ table: `${row.table_schema}.${row.table_name}`, chunk, state: row.state, reason }];

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { coerceError } from '@chunk-archiver/common';
 import { buildArchivalRequest, type ChunkIdentity, TOPICS } from '@chunk-archiver/events';
 import type postgres from 'postgres';
-import { effectiveTable, type RetentionConfig, type TableConfig } from './config.js';
+import { effectiveTable, type RetentionConfig, type TableConfig, windowSettings } from './config.js';
 import { ledgerIdentity } from './ledger/identity.js';
 import type { LedgerChunk } from './ledger/types.js';
 import type { ManagedDatabase, TableConflict } from './managed-database.js';
@@ -12,6 +12,8 @@ import { dueChunks } from './sql/ledger.js';
 import { activeHolds } from './sql/restores-ledger.js';
 import { retentionPolicies } from './sql/timescale-guards.js';
 import { markRequested, unmarkRequested } from './sql/transitions.js';
+import { type CutWindow, cutWindows } from './windows/cut.js';
+import { inspectWindowTable } from './windows/inspect.js';
 
 type Db = postgres.Sql | postgres.TransactionSql;
 
@@ -22,6 +24,8 @@ export interface QueuedChunk {
   range_start: string;
   range_end: string;
   event_id: string | null;
+  /** A plain table's window: the rows it was cut for. */
+  expected_rows?: number;
 }
 
 export interface SkippedChunk {
@@ -45,7 +49,19 @@ export const tableKey = (t: { schema: string; name: string }) => `${t.schema}.${
  * on it would drop chunks unarchived, so this archiver leaves the table alone (it neither archives
  * nor drops) until the policy is removed or `allow_retention_policy` says a person accepts it.
  */
-export async function tableConflicts(sql: Db, table: TableConfig): Promise<TableConflict[]> {
+export async function tableConflicts(
+  ctx: ScanContext,
+  db: ManagedDatabase,
+  sql: Db,
+  table: TableConfig,
+): Promise<TableConflict[]> {
+  if (table.kind === 'table') {
+    const plan = await windowPlan(ctx, db, sql, table);
+    if ('conflict' in plan) return [{ kind: 'not_plain_table', message: plan.conflict }];
+    if (plan.warnings.length) db.warnings.set(tableKey(table), plan.warnings);
+    else db.warnings.delete(tableKey(table));
+    return [];
+  }
   if (table.kind !== 'timescaledb' || table.allow_retention_policy) return [];
   const jobs = await retentionPolicies(sql, table);
   return jobs.map((job) => ({
@@ -55,6 +71,29 @@ export async function tableConflicts(sql: Db, table: TableConfig): Promise<Table
   }));
 }
 
+/** A plain table's catalog facts and cutoff, or why it cannot be run. */
+async function windowPlan(ctx: ScanContext, db: ManagedDatabase, sql: Db, table: TableConfig) {
+  const eff = effectiveTable(ctx.config, db.config, table);
+  const retention = { days: eff.retentionDays, integer: eff.retentionInteger };
+  return inspectWindowTable(sql, table, retention, await databaseNow(sql));
+}
+
+/**
+ * A plain table's next windows: cut from the ledger's frontier, as many as leave at most
+ * chunks_per_scan of its windows open.
+ */
+async function discoverWindows(
+  ctx: ScanContext,
+  db: ManagedDatabase,
+  sql: Db,
+  table: TableConfig,
+): Promise<CutWindow[]> {
+  const plan = await windowPlan(ctx, db, sql, table);
+  if ('conflict' in plan) return [];
+  const eff = effectiveTable(ctx.config, db.config, table);
+  return cutWindows(sql, db.name, plan, windowSettings(table), eff.chunksPerScan);
+}
+
 /** The table's expired chunks, less those whose range holds restored rows (already archived). */
 export async function discover(
   ctx: ScanContext,
@@ -62,6 +101,7 @@ export async function discover(
   sql: Db,
   table: TableConfig,
 ): Promise<ChunkIdentity[]> {
+  if (table.kind === 'table') return withoutHeld(sql, table, await discoverWindows(ctx, db, sql, table));
   const eff = effectiveTable(ctx.config, db.config, table);
   const target = {
     database: db.name,
@@ -75,6 +115,11 @@ export async function discover(
     table.kind === 'timescaledb'
       ? await expiredHypertableChunks(sql, target, now)
       : await expiredPartitions(sql, target, now);
+  return withoutHeld(sql, table, expired);
+}
+
+/** Chunks less those whose range holds rows a restore brought back (already archived). */
+async function withoutHeld<C extends ChunkIdentity>(sql: Db, table: TableConfig, expired: C[]): Promise<C[]> {
   const holds = await activeHolds(sql, table.schema, table.name);
   if (holds.length === 0) return expired;
   return expired.filter(
@@ -91,15 +136,30 @@ export async function discover(
 }
 
 /** A chunk as a scan reports it: requested with its event id, or (a dry run) that would be. */
-export function queued(chunk: ChunkIdentity, eventId: string | null): QueuedChunk {
+export function queued(
+  chunk: ChunkIdentity & { expected_rows?: number | string | null | undefined },
+  eventId: string | null,
+): QueuedChunk {
   return {
     database: chunk.database,
     table: `${chunk.table_schema}.${chunk.table_name}`,
-    chunk: `${chunk.chunk_schema}.${chunk.chunk_name}`,
+    chunk: chunkLabel(chunk),
     range_start: chunk.chunk_start_time,
     range_end: chunk.chunk_end_time,
     event_id: eventId,
+    ...(chunk.source_kind === 'table' ? { expected_rows: Number(chunk.expected_rows ?? 0) } : {}),
   };
+}
+
+/** How a chunk is named to people: `schema.chunk`, or `schema.table[start, end)` for a window. */
+export function chunkLabel(
+  chunk: Pick<
+    ChunkIdentity,
+    'source_kind' | 'chunk_schema' | 'chunk_name' | 'chunk_start_time' | 'chunk_end_time'
+  >,
+): string {
+  const name = `${chunk.chunk_schema}.${chunk.chunk_name}`;
+  return chunk.source_kind === 'table' ? `${name}[${chunk.chunk_start_time}, ${chunk.chunk_end_time})` : name;
 }
 
 /**
@@ -121,7 +181,7 @@ export async function requestDue(
     const marked = await markRequested(sql, row.id, eventId);
     if (!marked) continue;
     if (!options.publish) {
-      out.push(queued(ledgerIdentity(db.name, marked), null));
+      out.push(queued({ ...ledgerIdentity(db.name, marked), expected_rows: marked.expected_rows }, null));
       continue;
     }
     const identity = ledgerIdentity(db.name, marked);
@@ -140,7 +200,7 @@ export async function requestDue(
       throw error;
     }
     db.stats.chunks_requested++;
-    out.push(queued(identity, eventId));
+    out.push(queued({ ...identity, expected_rows: marked.expected_rows }, eventId));
   }
   return out;
 }

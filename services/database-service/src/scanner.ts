@@ -63,7 +63,7 @@ async function scanForReal(
   report: ScanReport,
 ) {
   await db.ensureLedger();
-  const free = await runnableTables(db, db.sql, tables);
+  const free = await runnableTables(deps, db, db.sql, tables);
   for (const table of free) {
     const found = await discover(deps, db, db.sql, table);
     report.discovered.push(...found);
@@ -175,7 +175,9 @@ export function createScanner(deps: ScannerDeps) {
       const wait = failures
         ? backoffDelay(failures, { initialMs: intervalMs, maxMs: intervalMs * 10, factor: 2, jitter: 0.2 })
         : intervalMs;
-      await sleep(wait, abort.signal);
+      // A removed window wakes the loop: the next windows are cut and requested at once.
+      if (failures) await sleep(wait, abort.signal);
+      else await db.waitForWake(wait, abort.signal);
     }
   }
 

@@ -1,4 +1,5 @@
 import type postgres from 'postgres';
+import { type RowRange, rangePredicate } from './window.js';
 
 /**
  * The content checksum of a chunk: the row count and the sum of a 64-bit hash of each row's text
@@ -21,13 +22,17 @@ export function rowHash(sql: postgres.Sql | postgres.TransactionSql): postgres.P
 /**
  * What "the chunk's rows" means, for extraction and the drop's recount alike: the table without
  * ONLY, aliased `t`. On a TimescaleDB chunk that reads compressed batches (decompressed) and heap
- * rows together; `FROM ONLY` would read the heap alone and miss every compressed row.
+ * rows together; `FROM ONLY` would read the heap alone and miss every compressed row. A plain
+ * table's window is the table's rows in the window's range (`where` included, so this must end
+ * the FROM clause).
  */
 export function chunkRows(
   sql: postgres.Sql | postgres.TransactionSql,
   schema: string,
   table: string,
+  window?: RowRange,
 ): postgres.PendingQuery<postgres.Row[]> {
+  if (window) return sql`${sql(schema)}.${sql(table)} as t where ${rangePredicate(sql, window)}`;
   return sql`${sql(schema)}.${sql(table)} as t`;
 }
 
@@ -46,14 +51,15 @@ export function toContentChecksum(row: { row_count: string; checksum: string } |
   return { rowCount: Number(row!.row_count), checksum: row!.checksum };
 }
 
-/** Recomputes the content checksum of one chunk, every storage form included. */
+/** Recomputes the content checksum of one chunk (or window), every storage form included. */
 export async function chunkContentChecksum(
   sql: postgres.Sql | postgres.TransactionSql,
   schema: string,
   table: string,
+  window?: RowRange,
 ): Promise<ContentChecksum> {
   const [row] = await sql<{ row_count: string; checksum: string }[]>`
-    select ${checksumSelect(sql)} from ${chunkRows(sql, schema, table)}`;
+    select ${checksumSelect(sql)} from ${chunkRows(sql, schema, table, window)}`;
   return toContentChecksum(row);
 }
 

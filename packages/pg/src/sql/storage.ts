@@ -1,4 +1,5 @@
 import type postgres from 'postgres';
+import { type RowRange, rangePredicate } from './window.js';
 
 type Db = postgres.Sql | postgres.TransactionSql;
 
@@ -30,11 +31,12 @@ const STATUS_COMPRESSED = 1;
  */
 export async function chunkStorage(
   sql: Db,
-  kind: 'timescaledb' | 'partition',
+  kind: 'timescaledb' | 'partition' | 'table',
   schema: string,
   name: string,
+  window?: RowRange,
 ): Promise<ChunkStorage> {
-  const heapRows = await heapRowCount(sql, schema, name);
+  const heapRows = await heapRowCount(sql, schema, name, window);
   if (kind !== 'timescaledb') return { form: 'heap', heapRows, compressedRows: 0 };
   const compressed = await compressedCompanion(sql, schema, name);
   if (!compressed) return { form: 'heap', heapRows, compressedRows: 0 };
@@ -42,8 +44,11 @@ export async function chunkStorage(
   return { form: heapRows > 0 ? 'partial' : 'compressed', heapRows, compressedRows, compressed };
 }
 
-async function heapRowCount(sql: Db, schema: string, name: string): Promise<number> {
-  const [row] = await sql<{ n: string }[]>`select count(*)::text as n from only ${sql(schema)}.${sql(name)}`;
+async function heapRowCount(sql: Db, schema: string, name: string, window?: RowRange): Promise<number> {
+  const where = window ? sql`where ${rangePredicate(sql, window)}` : sql``;
+  const [row] = await sql<
+    { n: string }[]
+  >`select count(*)::text as n from only ${sql(schema)}.${sql(name)} ${where}`;
   return Number(row!.n);
 }
 

@@ -1,4 +1,4 @@
-import { chunkRows, rowHash } from '@chunk-archiver/pg';
+import { chunkRows, type RowRange, rowHash } from '@chunk-archiver/pg';
 import type postgres from 'postgres';
 import type { ColumnPlan } from '../parquet/column-mapping.js';
 
@@ -12,6 +12,7 @@ export function copyChunkQuery(
   schema: string,
   table: string,
   plans: ColumnPlan[],
+  window?: RowRange,
 ): postgres.PendingQuery<postgres.Row[]> {
   const select = plans.map((p) => {
     const column = tx`t.${tx(p.name)}`;
@@ -23,5 +24,5 @@ export function copyChunkQuery(
     return column;
   });
   const list = select.reduce((acc, part) => tx`${acc}, ${part}`, rowHash(tx));
-  return tx`copy (select ${list} from ${chunkRows(tx, schema, table)}) to stdout (format binary)`;
+  return tx`copy (select ${list} from ${chunkRows(tx, schema, table, window)}) to stdout (format binary)`;
 }

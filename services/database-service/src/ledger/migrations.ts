@@ -104,6 +104,21 @@ export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> =
       create unique index chunks_identity_idx on archiver.chunks (chunk_schema, chunk_name, coalesce(chunk_oid, 0));
       create index chunks_request_idx on archiver.chunks (request_event_id);`,
   },
+  {
+    version: 4,
+    name: 'plain-table windows: the range joins the identity, expected rows and removal time',
+    sql: `
+      alter table archiver.chunks drop constraint chunks_source_kind_check;
+      alter table archiver.chunks add constraint chunks_source_kind_check
+        check (source_kind in ('timescaledb', 'partition', 'table'));
+      -- A plain table's windows share its name and OID; the range tells them apart.
+      drop index archiver.chunks_identity_idx;
+      create unique index chunks_identity_idx
+        on archiver.chunks (chunk_schema, chunk_name, coalesce(chunk_oid, 0), range_start, range_end);
+      alter table archiver.chunks
+        add column expected_rows bigint,
+        add column removal_ms integer;`,
+  },
 ];
 
 /** Serialises concurrent start-ups: the key is arbitrary but fixed. */

@@ -9,7 +9,7 @@ export type ChunkState = 'pending' | 'requested' | 'archived' | 'dropped' | 'fai
  */
 export interface LedgerChunk {
   id: string;
-  source_kind: 'timescaledb' | 'partition';
+  source_kind: 'timescaledb' | 'partition' | 'table';
   table_schema: string;
   table_name: string;
   chunk_schema: string;
@@ -37,4 +37,8 @@ export interface LedgerChunk {
   content_checksum: string | null;
   /** How the chunk's rows were stored when they were archived (from the stored manifest). */
   storage_form: StorageForm | null;
+  /** A plain table's window: the rows it was cut for (an estimate, or a bounded count). */
+  expected_rows: string | null;
+  /** A plain table's window: how long its verified delete took. */
+  removal_ms: number | null;
 }

@@ -14,15 +14,22 @@ type Db = postgres.Sql | postgres.TransactionSql;
  * Records newly expired chunks as pending; already known chunks are left as they are. A chunk is
  * known by name and OID, so a table re-created under an archived one's name is a new row.
  */
-export async function insertDiscovered(sql: Db, chunks: ChunkIdentity[]): Promise<number> {
+export async function insertDiscovered(
+  sql: Db,
+  chunks: Array<ChunkIdentity & { expected_rows?: number | undefined }>,
+): Promise<number> {
   if (chunks.length === 0) return 0;
   const rows = chunks.map((c) => {
     const columns = ledgerColumns(c);
-    return { ...columns, dimension_slices: sql.json(columns.dimension_slices as never) };
+    return {
+      ...columns,
+      dimension_slices: sql.json(columns.dimension_slices as never),
+      expected_rows: c.expected_rows ?? null,
+    };
   });
   const inserted = await sql`
-    insert into archiver.chunks ${sql(rows, 'source_kind', 'table_schema', 'table_name', 'chunk_schema', 'chunk_name', 'chunk_oid', 'dimension_slices', 'time_column', 'dimension_type', 'range_start', 'range_end')}
-    on conflict (chunk_schema, chunk_name, coalesce(chunk_oid, 0)) do nothing
+    insert into archiver.chunks ${sql(rows, 'source_kind', 'table_schema', 'table_name', 'chunk_schema', 'chunk_name', 'chunk_oid', 'dimension_slices', 'time_column', 'dimension_type', 'range_start', 'range_end', 'expected_rows')}
+    on conflict (chunk_schema, chunk_name, coalesce(chunk_oid, 0), range_start, range_end) do nothing
     returning id`;
   return inserted.length;
 }

@@ -115,12 +115,12 @@ export function markFailed(
 }
 
 /** archived → dropped, inside the drop transaction. */
-export async function markDropped(sql: Db, id: string, detail: string): Promise<boolean> {
+export async function markDropped(sql: Db, id: string, detail: string, removalMs?: number): Promise<boolean> {
   return (
     (await transition(sql, id, {
       from: ['archived'],
       to: 'dropped',
-      set: sql`dropped_at = now()`,
+      set: sql`dropped_at = now(), removal_ms = ${removalMs ?? null}`,
       detail,
     })) !== undefined
   );
