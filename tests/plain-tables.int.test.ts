@@ -136,4 +136,107 @@ describe('plain tables: time windows archived, verified and deleted', () => {
       });
     }, 300_000);
   }
+
+  /** A small audit table in one window, scanned and archived, its confirmation not yet handled. */
+  async function archivedWindow(name: string) {
+    await setUp(name, AUDIT_LOGS);
+    await createAuditLogs(sql!, 5_000);
+    const f = await startFlow({ ...AUDIT_LOGS, target_rows: 10_000 });
+    await f.manager.scanner.scanOnce();
+    const [row] = await f.ledger('main');
+    expect(row!.state).toBe('requested');
+    return { f, row: row!, confirmation: await f.archiveDirectly('main', row!) };
+  }
+
+  /** Lets the manager and worker run until the table's only window is removed. */
+  async function untilRemoved(f: Flow): Promise<void> {
+    await f.worker.start();
+    await f.manager.start();
+    await f.waitFor(
+      async () => (await f.ledger('main')).every((w) => w.state === 'dropped'),
+      'window removed',
+    );
+  }
+
+  it('a late insert into the window between archive and delete: nothing deleted, archived again with it, then removed', async () => {
+    const { f, confirmation } = await archivedWindow('plain_late');
+    await sql!`insert into audit_logs values (999999, '2020-01-01 00:05:00+00', 'late writer', 1.5, null)`;
+    await f.manager.handleConfirmation(confirmation);
+    const [row] = await f.ledger('main');
+    expect(row).toMatchObject({ state: 'pending', last_error_code: 'CONTENT_CHANGED' });
+    const [kept] = await sql!`select count(*)::int as n from audit_logs where at < '2021-01-01'`;
+    expect(kept!.n).toBe(5_001);
+
+    await untilRemoved(f);
+    const [final] = await f.ledger('main');
+    expect(Number(final!.row_count)).toBe(5_001);
+    const archived = await duckdbQuery(
+      await readBackSql(backend!.store, final!.object_key!, 'where id = 999999'),
+    );
+    expect(archived).toEqual([{ id: '999999', actor: 'late writer', amount: '1.50' }]);
+  });
+
+  it('an UPDATE inside the window between archive and delete: nothing deleted, the archive holds the new value', async () => {
+    const { f, confirmation } = await archivedWindow('plain_update');
+    await sql!`update audit_logs set actor = 'changed after archive' where id = 42`;
+    await f.manager.handleConfirmation(confirmation);
+    const [row] = await f.ledger('main');
+    expect(row).toMatchObject({ state: 'pending', last_error_code: 'CONTENT_CHANGED' });
+    await untilRemoved(f);
+    const [final] = await f.ledger('main');
+    const archived = await duckdbQuery(
+      await readBackSql(backend!.store, final!.object_key!, 'where id = 42'),
+    );
+    expect(archived).toEqual([{ id: '42', actor: 'changed after archive', amount: '0.42' }]);
+  });
+
+  it('a writer still open during the delete commits a row into the window: the removal waits for it, sees it, and undoes the delete', async () => {
+    const { f, confirmation } = await archivedWindow('plain_inflight');
+    // An open transaction has inserted into the window: the delete cannot see its row yet.
+    const writer = postgres(db!.url, { max: 1, onnotice: () => {} });
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    const writing = writer.begin(async (tx) => {
+      await tx`insert into audit_logs values (888888, '2020-01-01 00:07:00+00', 'in flight', 2.5, null)`;
+      await released;
+    });
+    try {
+      await f.waitFor(async () => {
+        const [n] = await sql!`select count(*)::int as n from pg_locks l join pg_class c on c.oid = l.relation
+          where c.relname = 'audit_logs' and l.mode = 'RowExclusiveLock' and l.granted`;
+        return n!.n > 0;
+      }, 'the writer holds its lock');
+      const handled = f.manager.handleConfirmation(confirmation);
+      // The removal waits for the writer's lock; let the writer commit then.
+      await f.waitFor(async () => {
+        const [n] = await sql!`select count(*)::int as n from pg_locks l join pg_class c on c.oid = l.relation
+          where c.relname = 'audit_logs' and l.mode = 'ShareRowExclusiveLock' and not l.granted`;
+        return n!.n > 0;
+      }, 'the removal waiting for the writer');
+      release();
+      await writing;
+      await handled;
+    } finally {
+      release();
+      await writer.end({ timeout: 5 });
+    }
+    const [row] = await f.ledger('main');
+    expect(row).toMatchObject({ state: 'pending', last_error_code: 'LATE_ROWS' });
+    const [kept] = await sql!`select count(*)::int as n from audit_logs where at < '2021-01-01'`;
+    expect(kept!.n).toBe(5_001);
+    await untilRemoved(f);
+    const [final] = await f.ledger('main');
+    expect(Number(final!.row_count)).toBe(5_001);
+  });
 });
+
+/** A DuckDB query over one archived object, downloaded to a temporary file. */
+async function readBackSql(store: BlobStore, key: string, where: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'plain-one-'));
+  const path = join(dir, 'x.parquet');
+  await writeFile(path, await store.read(key));
+  return `select id::varchar as id, actor, amount::varchar as amount
+    from read_parquet(${duckdbLiteral(path)}, hive_partitioning = false) ${where}`;
+}
