@@ -87,8 +87,7 @@ describe('plain tables: time windows archived, verified and deleted', () => {
       await createAuditLogs(sql!, 1_000_000);
       const [before] = await sql!.unsafe(`${PG_FINGERPRINT} where at < now() - interval '30 days'`);
       const f = await startFlow({ ...AUDIT_LOGS, target_rows: 200_000, max_rows: 400_000 });
-      if (process.env.DEBUG_PLAIN)
-        console.log(JSON.stringify(await f.manager.scanner.scanOnce({ dryRun: true })).slice(0, 3000));
+      console.log(JSON.stringify(await f.manager.scanner.scanOnce({ dryRun: true })).slice(0, 3000));
       await f.worker.start();
       await f.manager.start();
       await f.waitFor(
@@ -96,16 +95,15 @@ describe('plain tables: time windows archived, verified and deleted', () => {
           const [left] =
             await sql!`select count(*)::int as n from audit_logs where at < now() - interval '30 days'`;
           const ledger = await f.ledger('main');
-          if (process.env.DEBUG_PLAIN)
-            console.log(
-              left!.n,
-              ledger
-                .map(
-                  (c) =>
-                    `${c.state}:${c.row_count ?? c.expected_rows}:${c.last_error_code ?? ''}:${c.last_error ?? ''}`,
-                )
-                .join(' '),
-            );
+          console.log(
+            left!.n,
+            ledger
+              .map(
+                (c) =>
+                  `${c.state}:${c.row_count ?? c.expected_rows}:${c.last_error_code ?? ''}:${c.last_error ?? ''}`,
+              )
+              .join(' '),
+          );
           return left!.n === 0 && ledger.length > 0 && ledger.every((c) => c.state === 'dropped');
         },
         'every expired window removed',

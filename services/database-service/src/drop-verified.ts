@@ -53,6 +53,8 @@ export async function dropVerifiedChunk(
   const outcome = await db.sql.begin((tx) => dropInTransaction(db, tx, chunkId, options));
   if (outcome.result === 'dropped') db.recordDrop(outcome.rows ?? 0);
   if (outcome.result === 'dropped' && outcome.window) {
+    const { schema, name, removalMs } = outcome.window;
+    db.lastWindows.set(`${schema}.${name}`, { rows: outcome.rows ?? 0, removalMs });
     await afterWindowRemoval(db, outcome.window);
     return outcome.result;
   }
@@ -71,7 +73,7 @@ interface InTransaction {
   parent?: { schema: string; name: string };
   rows?: number;
   /** A plain table's window was removed (rows deleted, the table stays). */
-  window?: { schema: string; name: string; oid: string };
+  window?: { schema: string; name: string; oid: string; removalMs: number };
 }
 
 /**
@@ -139,7 +141,7 @@ async function dropInTransaction(
     return {
       result: 'dropped',
       rows: removed.rows,
-      window: { schema: row.table_schema, name: row.table_name, oid: oid },
+      window: { schema: row.table_schema, name: row.table_name, oid, removalMs: removed.removalMs },
     };
   }
   await lockChunkForDrop(tx, row.chunk_schema, row.chunk_name, options.lockTimeoutMs);

@@ -36,6 +36,8 @@ export interface ManagedDatabase {
   conflicts: Map<string, TableConflict[]>;
   /** Tables (`schema.table`) that run, but not as well as they could (no index on the time column). */
   warnings: Map<string, string[]>;
+  /** Each plain table's last removed window (`schema.table`): its rows and how long its delete took. */
+  lastWindows: Map<string, { rows: number; removalMs: number }>;
   /** Ends the scan loop's current wait now (or the next one, when it is scanning). */
   wake(): void;
   /** The scan loop's wait between scans: `ms`, or until wake() or the signal. */
@@ -104,6 +106,7 @@ export function createManagedDatabase(
     leader,
     conflicts: new Map(),
     warnings: new Map(),
+    lastWindows: new Map(),
     logger: log,
     wake() {
       woken = true;

@@ -1,7 +1,7 @@
 import { coerceError, withDeadline } from '@chunk-archiver/common';
 import type { ChunkState } from './ledger/types.js';
 import type { ManagedDatabase, TableConflict } from './managed-database.js';
-import { ledgerExists, stateCounts, troubledChunks, waitingDrops } from './sql/ledger.js';
+import { latestWindows, ledgerExists, stateCounts, troubledChunks, waitingDrops } from './sql/ledger.js';
 
 const STATES: ChunkState[] = ['pending', 'requested', 'archived', 'dropped', 'failed', 'dead'];
 
@@ -17,6 +17,18 @@ export interface TableStatus {
   conflicts: TableConflict[];
   /** Archived chunks whose drop waits (a continuous aggregate not yet materialized, say). */
   waiting: Array<{ chunk: string; code: string | null; reason: string | null }>;
+  /** What runs, but not as well as it could (a plain table without an index on its time column). */
+  warnings: string[];
+  /** A plain table's latest removed windows, newest first: the sizes chosen and how they went. */
+  windows?: WindowReport[];
+}
+
+export interface WindowReport {
+  range_start: string;
+  range_end: string;
+  expected_rows: number | null;
+  rows: number;
+  removal_ms: number | null;
 }
 
 export interface DatabaseStatus {
@@ -51,6 +63,8 @@ async function databaseStatus(db: ManagedDatabase, timeoutMs: number): Promise<D
         bytes_archived: 0,
         conflicts: db.conflicts.get(`${t.schema}.${t.name}`) ?? [],
         waiting: [],
+        warnings: db.warnings.get(`${t.schema}.${t.name}`) ?? [],
+        ...(t.kind === 'table' ? { windows: [] } : {}),
       },
     ]),
   );
@@ -95,6 +109,15 @@ async function ledgerStatus(
           chunk: `${w.chunk_schema}.${w.chunk_name}`,
           code: w.last_error_code,
           reason: w.last_error,
+        });
+      }
+      for (const w of await latestWindows(db.sql, 5)) {
+        tables.get(`${w.table_schema}.${w.table_name}`)?.windows?.push({
+          range_start: w.range_start,
+          range_end: w.range_end,
+          expected_rows: w.expected_rows === null ? null : Number(w.expected_rows),
+          rows: Number(w.row_count),
+          removal_ms: w.removal_ms,
         });
       }
       for (const t of await troubledChunks(db.sql)) {

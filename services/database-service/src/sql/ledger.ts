@@ -117,3 +117,12 @@ export async function ledgerExists(sql: Db): Promise<boolean> {
   const [row] = await sql<{ ok: boolean }[]>`select to_regclass('archiver.chunks') is not null as ok`;
   return row!.ok;
 }
+
+/** Each plain table's latest removed windows, newest first, up to `perTable` each. */
+export async function latestWindows(sql: Db, perTable: number): Promise<LedgerChunk[]> {
+  return sql<LedgerChunk[]>`
+    select * from (
+      select c.*, row_number() over (partition by table_schema, table_name order by dropped_at desc) as n
+      from archiver.chunks c where source_kind = 'table' and state = 'dropped'
+    ) as w where n <= ${perTable} order by table_schema, table_name, n`;
+}

@@ -127,6 +127,14 @@ export async function deleteWindowRows(tx: Tx, table: TableRef, range: RowRange)
 }
 
 /**
+ * One removal per table at a time (a confirmation and a scan may both try): two deletes that then
+ * each wait for the other's writer lock would deadlock. Waits at most the transaction's lock_timeout.
+ */
+export async function serializeRemovals(tx: Tx, oid: string): Promise<void> {
+  await tx`select pg_advisory_xact_lock(hashtextextended(${`chunk-archiver window removal ${oid}`}, 0))`;
+}
+
+/**
  * Blocks every writer of the table until the transaction ends (readers carry on), waiting at most
  * `lockTimeoutMs` for writers already running: once it is held, no row can enter the window.
  */

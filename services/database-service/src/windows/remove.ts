@@ -3,7 +3,7 @@ import type { ContentChecksum, RowRange } from '@chunk-archiver/pg';
 import type postgres from 'postgres';
 import type { LedgerChunk } from '../ledger/types.js';
 import { markDropped, markForReArchive } from '../sql/transitions.js';
-import { boundedCount, deleteWindowRows, lockAgainstWriters } from '../sql/windows.js';
+import { boundedCount, deleteWindowRows, lockAgainstWriters, serializeRemovals } from '../sql/windows.js';
 
 type Tx = postgres.TransactionSql;
 
@@ -55,6 +55,7 @@ export async function removeVerifiedWindow(
   const window = windowOf(row);
   const started = performance.now();
   await tx`select set_config('lock_timeout', ${`${Math.max(1, Math.floor(options.lockTimeoutMs))}ms`}, true)`;
+  await serializeRemovals(tx, String(row.chunk_oid));
   try {
     await tx.savepoint(async (sp) => {
       const deleted = await deleteWindowRows(sp, table, window);
