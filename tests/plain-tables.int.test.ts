@@ -230,6 +230,53 @@ describe('plain tables: time windows archived, verified and deleted', () => {
   });
 });
 
+describe('plain tables: restore of a window by primary key', () => {
+  it('refuses keys the table already holds (naming how many), and with skip_existing loads only the missing rows', async () => {
+    const backend = await BACKENDS.local!();
+    const db = await pgDatabase('plain_restore');
+    const sql = postgres(db.url, { max: 4, onnotice: () => {} });
+    const flow = await retentionFlow({
+      databases: { main: { sql, tables: [{ ...AUDIT_LOGS, target_rows: 10_000 }] } },
+      store: backend.store,
+    });
+    try {
+      await createAuditLogs(sql, 3_000);
+      await sql`create table originals as select * from audit_logs where at < '2021-01-01'`;
+      await flow.manager.scanner.scanOnce();
+      const [row] = await flow.ledger('main');
+      await flow.manager.handleConfirmation(await flow.archiveDirectly('main', row!));
+      expect((await flow.ledger('main'))[0]!.state).toBe('dropped');
+      // Row 42 came back meanwhile with a new time: its key is taken, outside the window's range.
+      await sql`insert into audit_logs values (42, now(), 'back again', 0, null)`;
+      const input = { table: 'audit_logs', from: '2019-01-01', to: '2021-01-01' };
+      const refused = (await flow.manager.restorer.restore(input)) as {
+        ok: boolean;
+        objects: Array<{ status: string; error_code?: string; error?: string }>;
+      };
+      expect(refused.ok).toBe(false);
+      expect(refused.objects[0]).toMatchObject({ status: 'failed', error_code: 'ROWS_EXIST' });
+      expect(refused.objects[0]!.error).toContain('already holds 1 of the 3000 archived primary keys (id)');
+      expect(await sql`select count(*)::int as n from audit_logs where at < '2021-01-01'`).toEqual([
+        { n: 0 },
+      ]);
+
+      const report = (await flow.manager.restorer.restore({ ...input, skipExisting: true })) as {
+        objects: Array<{ restored_rows: number; skipped_rows: number }>;
+      };
+      expect(report.objects).toEqual([expect.objectContaining({ restored_rows: 2_999, skipped_rows: 1 })]);
+      const [diff] = await sql`select count(*)::int as n from (
+        (select * from originals where id <> 42 except select * from audit_logs)
+        union all (select * from audit_logs where at < '2021-01-01' except select * from originals)) d`;
+      expect(diff!.n).toBe(0);
+    } finally {
+      await flow.stop();
+      await sql.end({ timeout: 5 });
+      await db.cleanup();
+      await backend.stop();
+    }
+  });
+});
+
 /** A DuckDB query over one archived object, downloaded to a temporary file. */
 async function readBackSql(store: BlobStore, key: string, where: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'plain-one-'));

@@ -6,9 +6,12 @@ import {
   createRangePartition,
   createStage,
   insertMissingFromStage,
+  insertMissingKeys,
+  primaryKeyOf,
   type RangeRef,
   rangeChecksum,
   STAGE_TABLE,
+  stagedKeysTaken,
   stagedRowsMissing,
   type TableRef,
   tableChecksum,
@@ -101,7 +104,19 @@ export async function restoreChunk(
           ? await ensurePartition(tx, input.source, manifest)
           : false;
       let restored: number;
-      if (!input.skipExisting) {
+      const key = manifest.source.kind === 'table' ? await primaryKeyOf(tx, target) : [];
+      if (key.length) {
+        // A plain table's rows are identified by their primary key, wherever their time is now.
+        restored = await restoreByKey(tx, {
+          target,
+          columns,
+          rows,
+          method,
+          key,
+          manifest,
+          skipExisting: input.skipExisting,
+        });
+      } else if (!input.skipExisting) {
         // Checked again inside the transaction: rows may have arrived since the plan. Only what
         // this restore loaded itself may be there.
         const before = await rangeChecksum(tx, target, columns, range);
@@ -149,4 +164,49 @@ export async function restoreChunk(
   } finally {
     await fetched.dispose();
   }
+}
+
+/**
+ * A window of a plain table back by primary key: the rows are staged and checked against the
+ * manifest first; keys the target already holds refuse the restore (naming how many), or with
+ * skip_existing are left out; every staged key must be in the target afterwards.
+ */
+async function restoreByKey(
+  tx: postgres.TransactionSql,
+  input: {
+    target: TableRef;
+    columns: string[];
+    rows: Parameters<typeof loadRows>[3];
+    method: Parameters<typeof loadRows>[4];
+    key: string[];
+    manifest: Manifest;
+    skipExisting: boolean;
+  },
+): Promise<number> {
+  const { target, columns, key, manifest } = input;
+  await createStage(tx, target);
+  await loadRows(tx, STAGE_TABLE, columns, input.rows, input.method);
+  const staged = await tableChecksum(tx, STAGE_TABLE, columns);
+  if (!sameChecksum(staged, manifest)) {
+    throw new RestoreError(
+      'CHECKSUM_MISMATCH',
+      `rows read from ${manifest.object_key} give ${staged.rowCount} rows, checksum ${staged.checksum}; the manifest says ${manifest.row_count}, ${manifest.content_checksum}. Rolled back`,
+    );
+  }
+  const taken = await stagedKeysTaken(tx, target, key);
+  if (taken > 0 && !input.skipExisting) {
+    throw new RestoreError(
+      'ROWS_EXIST',
+      `${name(target)} already holds ${taken} of the ${manifest.row_count} archived primary keys (${key.join(', ')}) of ${manifest.object_key}; nothing was restored. Restore into another table (into), or load only the missing rows (skip_existing)`,
+      { field: 'skip_existing' },
+    );
+  }
+  const restored = await insertMissingKeys(tx, target, columns, key);
+  if (restored !== manifest.row_count - taken) {
+    throw new RestoreError(
+      'CHECKSUM_MISMATCH',
+      `${restored} rows inserted into ${name(target)}, ${manifest.row_count - taken} expected. Rolled back`,
+    );
+  }
+  return restored;
 }

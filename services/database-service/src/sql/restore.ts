@@ -209,3 +209,43 @@ export async function emptyChunksInRange(
 export async function dropTable(sql: Db, table: TableRef): Promise<void> {
   await sql`drop table ${sql(table.schema)}.${sql(table.table)}`;
 }
+
+/** The target's primary key columns in key order; empty when it has none. */
+export async function primaryKeyOf(sql: Db, target: TableRef): Promise<string[]> {
+  const rows = await sql<{ name: string }[]>`
+    select a.attname::text as name
+    from pg_index i
+    cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
+    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+    where i.indrelid = to_regclass(format('%I.%I', ${target.schema}::text, ${target.table}::text)) and i.indisprimary
+    order by k.ord`;
+  return rows.map((r) => r.name);
+}
+
+/** For a staged row `s`: the target already holds a row with its primary key. */
+function keyTaken(sql: Db, target: TableRef, key: string[]) {
+  const same = key.map((c) => sql`t.${sql(c)} = s.${sql(c)}`).reduce((acc, part) => sql`${acc} and ${part}`);
+  return sql`exists (select 1 from ${sql(target.schema)}.${sql(target.table)} as t where ${same})`;
+}
+
+/** Staged rows whose primary key the target already holds. */
+export async function stagedKeysTaken(sql: Db, target: TableRef, key: string[]): Promise<number> {
+  const [row] = await sql<{ n: string }[]>`
+    select count(*)::text as n from ${sql(STAGE_TABLE.schema)}.${sql(STAGE_TABLE.table)} as s
+    where ${keyTaken(sql, target, key)}`;
+  return Number(row!.n);
+}
+
+/** Copies the staged rows whose primary key the target does not hold yet; returns how many. */
+export async function insertMissingKeys(
+  sql: Db,
+  target: TableRef,
+  columns: string[],
+  key: string[],
+): Promise<number> {
+  const result = await sql`
+    insert into ${sql(target.schema)}.${sql(target.table)} (${sql(columns)})
+    select ${sql(columns)} from ${sql(STAGE_TABLE.schema)}.${sql(STAGE_TABLE.table)} as s
+    where not ${keyTaken(sql, target, key)}`;
+  return result.count;
+}
