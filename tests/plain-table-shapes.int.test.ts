@@ -1,12 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { BlobStore } from '@chunk-archiver/storage';
-import { duckdbLiteral, duckdbQuery, pgDatabase } from '@chunk-archiver/testkit';
+import { pgDatabase } from '@chunk-archiver/testkit';
 import postgres from 'postgres';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BACKENDS, type Backend } from './backends.js';
 import { retentionFlow } from './flow.js';
+import { queryArchived } from './parquet-read.js';
 
 type Flow = Awaited<ReturnType<typeof retentionFlow>>;
 type Db = Awaited<ReturnType<typeof pgDatabase>>;
@@ -16,25 +13,6 @@ interface TableStatus {
   conflicts: Array<{ kind: string; message: string }>;
   warnings: string[];
   windows?: Array<{ rows: number; expected_rows: number | null; removal_ms: number | null }>;
-}
-
-async function archivedRows(
-  store: BlobStore,
-  keys: string[],
-  select: string,
-): Promise<Record<string, unknown>[]> {
-  const dir = await mkdtemp(join(tmpdir(), 'plain-shapes-'));
-  try {
-    const paths: string[] = [];
-    for (const [i, key] of keys.entries()) {
-      const path = join(dir, `${i}.parquet`);
-      await writeFile(path, await store.read(key));
-      paths.push(duckdbLiteral(path));
-    }
-    return await duckdbQuery(`${select} from read_parquet([${paths.join(', ')}], hive_partitioning = false)`);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 describe('plain tables: keys, time types, refusals and adaptive windows', () => {
@@ -105,7 +83,7 @@ describe('plain tables: keys, time types, refusals and adaptive windows', () => 
     const ledger = await f.ledger('main');
     expect(ledger.length).toBeGreaterThanOrEqual(3);
     expect(ledger.every((w) => w.dimension_type === 'integer' && /^\d+$/.test(w.range_start))).toBe(true);
-    const [archived] = await archivedRows(
+    const [archived] = await queryArchived(
       backend!.store,
       ledger.map((w) => w.object_key!),
       'select count(*)::int as n, sum(seq)::varchar as seqs, sum(ts)::varchar as ts',

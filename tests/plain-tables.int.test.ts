@@ -1,12 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { BlobStore } from '@chunk-archiver/storage';
-import { duckdbLiteral, duckdbQuery, pgDatabase } from '@chunk-archiver/testkit';
+import { pgDatabase } from '@chunk-archiver/testkit';
 import postgres from 'postgres';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BACKENDS, type Backend } from './backends.js';
 import { retentionFlow } from './flow.js';
+import { queryArchived } from './parquet-read.js';
 
 type Flow = Awaited<ReturnType<typeof retentionFlow>>;
 type Db = Awaited<ReturnType<typeof pgDatabase>>;
@@ -20,21 +18,13 @@ const PG_FINGERPRINT = `select count(*)::int as n,
   from audit_logs`;
 
 async function duckdbFingerprint(store: BlobStore, keys: string[]): Promise<{ n: number; fp: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'plain-read-'));
-  try {
-    const paths: string[] = [];
-    for (const [i, key] of keys.entries()) {
-      const path = join(dir, `${i}.parquet`);
-      await writeFile(path, await store.read(key));
-      paths.push(duckdbLiteral(path));
-    }
-    const [row] = await duckdbQuery(`select count(*)::int as n,
-      md5(string_agg(id::varchar || '|' || epoch_us("at")::varchar || '|' || actor || '|' || amount::varchar, ',' order by id)) as fp
-      from read_parquet([${paths.join(', ')}], hive_partitioning = false)`);
-    return row as { n: number; fp: string };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  const [row] = await queryArchived(
+    store,
+    keys,
+    `select count(*)::int as n,
+      md5(string_agg(id::varchar || '|' || epoch_us("at")::varchar || '|' || actor || '|' || amount::varchar, ',' order by id)) as fp`,
+  );
+  return row as { n: number; fp: string };
 }
 
 /** An audit table as the archiver this product replaces knew it: a timestamp and a primary key. */
@@ -48,6 +38,8 @@ async function createAuditLogs(sql: postgres.Sql, expiredRows: number): Promise<
   await sql`insert into audit_logs select 20000000 + g, null, 'no time', 2, null from generate_series(1, 7) g`;
   await sql`analyze audit_logs`;
 }
+
+const ONE_ROW = 'select id::varchar as id, actor, amount::varchar as amount';
 
 const AUDIT_LOGS = { schema: 'public', name: 'audit_logs', kind: 'table', time_column: 'at' };
 
@@ -65,7 +57,7 @@ describe('plain tables: time windows archived, verified and deleted', () => {
     flow = sql = db = backend = undefined;
   });
 
-  async function setUp(name: string, table: Record<string, unknown>, backendName = 'local') {
+  async function setUp(name: string, _table: Record<string, unknown>, backendName = 'local') {
     backend = await BACKENDS[backendName]!();
     db = await pgDatabase(name);
     sql = postgres(db.url, { max: 4, onnotice: () => {} });
@@ -87,7 +79,6 @@ describe('plain tables: time windows archived, verified and deleted', () => {
       await createAuditLogs(sql!, 1_000_000);
       const [before] = await sql!.unsafe(`${PG_FINGERPRINT} where at < now() - interval '30 days'`);
       const f = await startFlow({ ...AUDIT_LOGS, target_rows: 200_000, max_rows: 400_000 });
-      console.log(JSON.stringify(await f.manager.scanner.scanOnce({ dryRun: true })).slice(0, 3000));
       await f.worker.start();
       await f.manager.start();
       await f.waitFor(
@@ -95,15 +86,6 @@ describe('plain tables: time windows archived, verified and deleted', () => {
           const [left] =
             await sql!`select count(*)::int as n from audit_logs where at < now() - interval '30 days'`;
           const ledger = await f.ledger('main');
-          console.log(
-            left!.n,
-            ledger
-              .map(
-                (c) =>
-                  `${c.state}:${c.row_count ?? c.expected_rows}:${c.last_error_code ?? ''}:${c.last_error ?? ''}`,
-              )
-              .join(' '),
-          );
           return left!.n === 0 && ledger.length > 0 && ledger.every((c) => c.state === 'dropped');
         },
         'every expired window removed',
@@ -168,9 +150,7 @@ describe('plain tables: time windows archived, verified and deleted', () => {
     await untilRemoved(f);
     const [final] = await f.ledger('main');
     expect(Number(final!.row_count)).toBe(5_001);
-    const archived = await duckdbQuery(
-      await readBackSql(backend!.store, final!.object_key!, 'where id = 999999'),
-    );
+    const archived = await queryArchived(backend!.store, [final!.object_key!], ONE_ROW, 'where id = 999999');
     expect(archived).toEqual([{ id: '999999', actor: 'late writer', amount: '1.50' }]);
   });
 
@@ -182,9 +162,7 @@ describe('plain tables: time windows archived, verified and deleted', () => {
     expect(row).toMatchObject({ state: 'pending', last_error_code: 'CONTENT_CHANGED' });
     await untilRemoved(f);
     const [final] = await f.ledger('main');
-    const archived = await duckdbQuery(
-      await readBackSql(backend!.store, final!.object_key!, 'where id = 42'),
-    );
+    const archived = await queryArchived(backend!.store, [final!.object_key!], ONE_ROW, 'where id = 42');
     expect(archived).toEqual([{ id: '42', actor: 'changed after archive', amount: '0.42' }]);
   });
 
@@ -276,12 +254,3 @@ describe('plain tables: restore of a window by primary key', () => {
     }
   });
 });
-
-/** A DuckDB query over one archived object, downloaded to a temporary file. */
-async function readBackSql(store: BlobStore, key: string, where: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'plain-one-'));
-  const path = join(dir, 'x.parquet');
-  await writeFile(path, await store.read(key));
-  return `select id::varchar as id, actor, amount::varchar as amount
-    from read_parquet(${duckdbLiteral(path)}, hive_partitioning = false) ${where}`;
-}

@@ -32,39 +32,37 @@ export function createRetentionMetrics(databases?: Map<string, ManagedDatabase>)
       }
     },
   });
-  new Gauge({
-    name: 'retention_table_warnings',
-    help: 'Tables that run, but not as well as they could (a plain table without an index on its time column)',
-    labelNames: ['database', 'table'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const db of databases?.values() ?? [])
-        for (const [table, warnings] of db.warnings) this.set({ database: db.name, table }, warnings.length);
-    },
-  });
-  new Gauge({
-    name: 'retention_window_rows',
-    help: "Rows of a plain table's last removed window (the adaptive size it was cut to)",
-    labelNames: ['database', 'table'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const db of databases?.values() ?? [])
-        for (const [table, w] of db.lastWindows) this.set({ database: db.name, table }, w.rows);
-    },
-  });
-  new Gauge({
-    name: 'retention_window_removal_seconds',
-    help: "How long a plain table's last window's verified delete took",
-    labelNames: ['database', 'table'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const db of databases?.values() ?? [])
-        for (const [table, w] of db.lastWindows) this.set({ database: db.name, table }, w.removalMs / 1000);
-    },
-  });
+  const perTable = (
+    name: string,
+    help: string,
+    values: (db: ManagedDatabase) => Iterable<[string, number]>,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['database', 'table'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const db of databases?.values() ?? [])
+          for (const [table, value] of values(db)) this.set({ database: db.name, table }, value);
+      },
+    });
+  perTable(
+    'retention_table_warnings',
+    'Tables that run, but not as well as they could (a plain table without an index on its time column)',
+    (db) => [...db.warnings].map(([table, w]) => [table, w.length]),
+  );
+  perTable(
+    'retention_window_rows',
+    "Rows of a plain table's last removed window (the adaptive size it was cut to)",
+    (db) => [...db.lastWindows].map(([table, w]) => [table, w.rows]),
+  );
+  perTable(
+    'retention_window_removal_seconds',
+    "How long a plain table's last window's verified delete took",
+    (db) => [...db.lastWindows].map(([table, w]) => [table, w.removalMs / 1000]),
+  );
   const dropped = new Counter({
     name: 'retention_chunks_dropped_total',
     help: 'Chunks dropped after verification',
