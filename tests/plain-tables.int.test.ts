@@ -113,6 +113,7 @@ describe('plain tables: time windows archived, verified and deleted', () => {
         table: 'public.audit_logs',
         kind: 'table',
         rows_archived: 1_000_000,
+        null_time_rows: 7,
       });
     }, 300_000);
   }

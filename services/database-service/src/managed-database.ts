@@ -38,6 +38,8 @@ export interface ManagedDatabase {
   warnings: Map<string, string[]>;
   /** Each plain table's last removed window (`schema.table`): its rows and how long its delete took. */
   lastWindows: Map<string, { rows: number; removalMs: number }>;
+  /** Each plain table's rows with a NULL time (in no window, never archived), where an index counts them. */
+  nullTimeRows: Map<string, number>;
   /** Ends the scan loop's current wait now (or the next one, when it is scanning). */
   wake(): void;
   /** The scan loop's wait between scans: `ms`, or until wake() or the signal. */
@@ -107,6 +109,7 @@ export function createManagedDatabase(
     conflicts: new Map(),
     warnings: new Map(),
     lastWindows: new Map(),
+    nullTimeRows: new Map(),
     logger: log,
     wake() {
       woken = true;

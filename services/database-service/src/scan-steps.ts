@@ -12,6 +12,7 @@ import { dueChunks } from './sql/ledger.js';
 import { activeHolds } from './sql/restores-ledger.js';
 import { retentionPolicies } from './sql/timescale-guards.js';
 import { markRequested, unmarkRequested } from './sql/transitions.js';
+import { nullTimeRows } from './sql/windows.js';
 import { type CutWindow, cutWindows } from './windows/cut.js';
 import { inspectWindowTable } from './windows/inspect.js';
 
@@ -60,6 +61,10 @@ export async function tableConflicts(
     if ('conflict' in plan) return [{ kind: 'not_plain_table', message: plan.conflict }];
     if (plan.warnings.length) db.warnings.set(tableKey(table), plan.warnings);
     else db.warnings.delete(tableKey(table));
+    for (const warning of plan.warnings) db.logger.warn({ table: tableKey(table) }, warning);
+    // Through the time column's index; without one this would scan the table at every scan.
+    if (plan.timeIndexed)
+      db.nullTimeRows.set(tableKey(table), await nullTimeRows(sql, plan.table, plan.column));
     return [];
   }
   if (table.kind !== 'timescaledb' || table.allow_retention_policy) return [];

@@ -21,6 +21,8 @@ export interface TableStatus {
   warnings: string[];
   /** A plain table's latest removed windows, newest first: the sizes chosen and how they went. */
   windows?: WindowReport[];
+  /** A plain table's rows with a NULL time: in no window, never archived (null: not counted, no index). */
+  null_time_rows?: number | null;
 }
 
 export interface WindowReport {
@@ -64,7 +66,9 @@ async function databaseStatus(db: ManagedDatabase, timeoutMs: number): Promise<D
         conflicts: db.conflicts.get(`${t.schema}.${t.name}`) ?? [],
         waiting: [],
         warnings: db.warnings.get(`${t.schema}.${t.name}`) ?? [],
-        ...(t.kind === 'table' ? { windows: [] } : {}),
+        ...(t.kind === 'table'
+          ? { windows: [], null_time_rows: db.nullTimeRows.get(`${t.schema}.${t.name}`) ?? null }
+          : {}),
       },
     ]),
   );
