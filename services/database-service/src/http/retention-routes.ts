@@ -71,6 +71,10 @@ export async function retentionRoutes(app: FastifyInstance, deps: RetentionRoute
                     range_start: { type: 'string' },
                     range_end: { type: 'string' },
                     event_id: { type: ['string', 'null'] },
+                    expected_rows: {
+                      type: 'integer',
+                      description: "a plain table's window: the rows it was cut for",
+                    },
                   },
                 },
               },
