@@ -1,7 +1,7 @@
 // `pnpm bench`: archival throughput and memory against raw COPY, on this machine's PostgreSQL.
 // Options: --rows 1000000,5000000  --backends local,azure  --codec snappy  --row-group 10000  --keep
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import {
   testDatabaseUrl,
 } from '@chunk-archiver/testkit';
 import postgres from 'postgres';
+import { summarizeProfile } from './profile-summary.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,6 +28,8 @@ const { values: args } = parseArgs({
     parallel: { type: 'string', default: '2' },
     /** Rows of the compressed TimescaleDB chunk to archive (0: skip), to the first backend. */
     compressed: { type: 'string', default: '1000000' },
+    /** CPU-profile the first archive of each size (node --cpu-prof) and print where its time went. */
+    profile: { type: 'boolean', default: false },
   },
 });
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -147,11 +150,13 @@ function runArchive(
     schema,
     chunk: `${table}_p`,
   },
+  profileDir?: string,
 ) {
   return new Promise<Record<string, unknown>>((resolve, reject) => {
     const child = spawn(
       process.execPath,
       [
+        ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
         '--max-semi-space-size=16',
         // Compiled JavaScript, as in production: no TypeScript loader in the measured process.
         join(here, 'dist', 'archive-one.js'),
@@ -237,6 +242,65 @@ async function runRestore(table: string, storage: unknown, env: NodeJS.ProcessEn
   };
 }
 
+/**
+ * The peer in the same run: `psql \copy (select * from <rows>) to stdout (format csv, header) |
+ * DuckDB read_csv → COPY TO parquet` with our codec and row-group size, as a user would do it
+ * without this product. Wall time covers the whole pipeline; peak RSS is DuckDB's process.
+ */
+async function runDuckdbPeer(dbUrl: string, select: string, rows: number) {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-peer-'));
+  const out = join(dir, 'peer.parquet');
+  const started = performance.now();
+  const child = spawn(
+    'bash',
+    [
+      '-c',
+      'set -o pipefail; psql "$PEER_URL" -X -q -v ON_ERROR_STOP=1 -c "$PEER_COPY" | "$PEER_NODE" "$PEER_JS" "$PEER_OUT" "$PEER_CODEC" "$PEER_RG"',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: {
+        ...process.env,
+        PEER_URL: dbUrl,
+        // The bench's own constant names, not input.
+        PEER_COPY: `\\copy (${select}) to stdout with (format csv, header)`,
+        PEER_NODE: process.execPath,
+        PEER_JS: join(here, 'dist', 'duckdb-peer.js'),
+        PEER_OUT: out,
+        PEER_CODEC: args.codec,
+        PEER_RG: args['row-group'],
+      },
+    },
+  );
+  let text = '';
+  child.stdout.on('data', (d: Buffer) => {
+    text += d.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const seconds = (performance.now() - started) / 1000;
+  const fileMb = (await stat(out).catch(() => ({ size: 0 }))).size / 1e6;
+  await rm(dir, { recursive: true, force: true });
+  if (code !== 0) throw new Error(`DuckDB peer exited ${code}`);
+  const report = JSON.parse(text.trim().split('\n').at(-1)!) as { rows: number; peak_rss_mb: number };
+  if (report.rows !== rows) throw new Error(`DuckDB peer wrote ${report.rows} rows, expected ${rows}`);
+  return { seconds, rows_per_s: rows / seconds, peak_rss_mb: report.peak_rss_mb, file_mb: fileMb };
+}
+
+type Peer = Awaited<ReturnType<typeof runDuckdbPeer>>;
+
+/** The peer as a result row, against the COPY it is compared with. */
+function peerRow(rows: number, target: string, peer: Peer, copyRowsPerS: number) {
+  return {
+    rows,
+    target,
+    seconds: peer.seconds,
+    rows_per_s: peer.rows_per_s,
+    ratio_to_copy: peer.rows_per_s / copyRowsPerS,
+    file_mb: peer.file_mb,
+    peak_rss_mb: peer.peak_rss_mb,
+  };
+}
+
 /** DuckDB reads the object back; its aggregates must equal PostgreSQL's over the same rows. */
 async function verify(partition: string, path: string, db = sql, from = schema): Promise<boolean> {
   const sql = db;
@@ -272,6 +336,12 @@ async function verify(partition: string, path: string, db = sql, from = schema):
 }
 
 const results: Array<Record<string, unknown>> = [];
+
+/** The newest .cpuprofile in the folder, summarized. */
+async function latestProfile(dir: string) {
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile')).sort();
+  return summarizeProfile(join(dir, files.at(-1)!));
+}
 
 /** Storage settings and credentials for one backend of this run. */
 function backendStorage(backend: string) {
@@ -321,9 +391,12 @@ function archiveRow(
   run: Record<string, unknown>,
   copyRowsPerS: number,
   identical: boolean,
+  peer: Peer,
 ) {
   const seconds = run.seconds as number;
   return {
+    ratio_to_duckdb: rows / seconds / peer.rows_per_s,
+    rss_ratio_to_duckdb: (run.peak_rss_mb as number) / peer.peak_rss_mb,
     rows,
     target,
     seconds,
@@ -333,6 +406,7 @@ function archiveRow(
     peak_rss_mb: run.peak_rss_mb,
     ratio_to_copy: rows / seconds / copyRowsPerS,
     phases_s: run.timings,
+    ...(run.profile ? { profile: run.profile } : {}),
     identical_in_duckdb: identical,
   };
 }
@@ -350,6 +424,12 @@ async function benchCompressed(rows: number) {
       mb: copy.mb,
     });
     console.error(`COPY compressed ${rows}: ${Math.round(copy.rows_per_s)} rows/s`);
+    const peer = await runDuckdbPeer(
+      tsUrl,
+      `select * from "${chunk.chunk_schema}"."${chunk.chunk_name}"`,
+      rows,
+    );
+    results.push(peerRow(rows, 'DuckDB peer on the compressed chunk', peer, copy.rows_per_s));
     const backend = backends[0]!;
     const { storage, env } = backendStorage(backend);
     const run = await runArchive('audit', storage, env, 'bench-compressed', {
@@ -369,7 +449,9 @@ async function benchCompressed(rows: number) {
       table: chunk.chunk_name,
     });
     const seconds = run.seconds as number;
-    results.push(archiveRow(rows, `archive compressed chunk → ${backend}`, run, copy.rows_per_s, identical));
+    results.push(
+      archiveRow(rows, `archive compressed chunk → ${backend}`, run, copy.rows_per_s, identical, peer),
+    );
     console.error(
       `archive compressed ${rows} → ${backend}: ${Math.round(rows / seconds)} rows/s (${(rows / seconds / copy.rows_per_s).toFixed(2)}× COPY of the chunk), peak RSS ${Math.round(run.peak_rss_mb as number)} MB, identical=${identical}`,
     );
@@ -392,16 +474,26 @@ try {
       mb: copy.mb,
     });
     console.error(`COPY ${rows}: ${Math.round(copy.rows_per_s)} rows/s`);
+    const peer = await runDuckdbPeer(url, `select * from ${schema}.${table}_p`, rows);
+    results.push(
+      peerRow(rows, 'DuckDB peer (psql COPY csv → DuckDB read_csv → parquet)', peer, copy.rows_per_s),
+    );
+    console.error(
+      `DuckDB peer ${rows}: ${Math.round(peer.rows_per_s)} rows/s, peak RSS ${Math.round(peer.peak_rss_mb)} MB`,
+    );
     for (const backend of backends) {
       const { storage, env } = backendStorage(backend);
-      const run = await runArchive(table, storage, env);
+      const profileDir =
+        args.profile && backend === backends[0] ? join(here, 'results', 'profiles') : undefined;
+      const run = await runArchive(table, storage, env, 'bench', undefined, profileDir);
+      if (profileDir) run.profile = await latestProfile(profileDir);
       const identical = await identicalInDuckdb({ storage, env }, run.key as string, {
         db: sql,
         schema,
         table: `${table}_p`,
       });
       const seconds = run.seconds as number;
-      results.push(archiveRow(rows, `archive → ${backend}`, run, copy.rows_per_s, identical));
+      results.push(archiveRow(rows, `archive → ${backend}`, run, copy.rows_per_s, identical, peer));
       console.error(
         `archive ${rows} → ${backend}: ${Math.round(rows / seconds)} rows/s, peak RSS ${Math.round(run.peak_rss_mb as number)} MB, identical=${identical}`,
       );
@@ -456,11 +548,11 @@ const f = (n: unknown, d = 0) =>
     ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
     : '';
 const table = [
-  '| rows | target | seconds | rows/s | ratio to COPY | MB/s written | file MB | peak RSS MB | stream / verify / manifest s | DuckDB identical |',
-  '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+  '| rows | target | seconds | rows/s | × DuckDB | × COPY | MB/s written | file MB | peak RSS MB | RSS × DuckDB | stream / verify / manifest s | DuckDB identical |',
+  '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
   ...results.map((r) => {
     const p = r.phases_s as { stream: number; verify: number; manifest: number } | undefined;
-    return `| ${f(r.rows)} | ${r.target} | ${f(r.seconds, 1)} | ${f(r.rows_per_s)} | ${f(r.ratio_to_copy, 2)} | ${f(r.mb_per_s, 1)} | ${f(r.file_mb, 1)} | ${f(r.peak_rss_mb)} | ${p ? `${f(p.stream, 1)} / ${f(p.verify, 2)} / ${f(p.manifest, 2)}` : ''} | ${r.identical_in_duckdb ?? ''} |`;
+    return `| ${f(r.rows)} | ${r.target} | ${f(r.seconds, 1)} | ${f(r.rows_per_s)} | ${f(r.ratio_to_duckdb, 2)} | ${f(r.ratio_to_copy, 2)} | ${f(r.mb_per_s, 1)} | ${f(r.file_mb, 1)} | ${f(r.peak_rss_mb)} | ${f(r.rss_ratio_to_duckdb, 2)} | ${p ? `${f(p.stream, 1)} / ${f(p.verify, 2)} / ${f(p.manifest, 2)}` : ''} | ${r.identical_in_duckdb ?? ''} |`;
   }),
 ].join('\n');
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.versions.node}`;
@@ -471,4 +563,16 @@ await writeFile(
   `${JSON.stringify({ date, machine, codec: args.codec, row_group_size: Number(args['row-group']), results }, null, 2)}\n`,
 );
 console.log(`Machine: ${machine}; codec ${args.codec}, row group ${args['row-group']} rows\n\n${table}`);
+for (const r of results) {
+  const profile = r.profile as Awaited<ReturnType<typeof summarizeProfile>> | undefined;
+  if (!profile) continue;
+  console.log(
+    `\nCPU profile of ${f(r.rows)} rows ${r.target} (${f(profile.total_ms)} ms sampled), self time:`,
+  );
+  for (const fn of profile.functions.slice(0, 12))
+    console.log(`  ${(fn.share * 100).toFixed(1).padStart(5)}%  ${fn.function}`);
+  console.log('  by file:');
+  for (const file of profile.files.slice(0, 8))
+    console.log(`  ${(file.share * 100).toFixed(1).padStart(5)}%  ${file.file}`);
+}
 if (results.some((r) => r.identical_in_duckdb === false)) process.exit(1);

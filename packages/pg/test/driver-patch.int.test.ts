@@ -103,4 +103,28 @@ describe('postgres.js, as patched', () => {
       await server.stop();
     }
   });
+
+  it('finishes a COPY TO STDOUT of rows larger than the stream buffer, and the transaction commits', async () => {
+    // Every CopyData of a 100 kB row fills the stream and pauses the socket; unpatched, the socket
+    // stayed paused once the stream ended, and the transaction never heard ReadyForQuery.
+    const sql = postgres(testDatabaseUrl(), { max: 1, onnotice: () => {} });
+    try {
+      const copied = await Promise.race([
+        sql.begin(async (tx) => {
+          const stream =
+            await tx`copy (select repeat(md5(g::text), 3200) from generate_series(1, 50) g) to stdout`.readable();
+          let bytes = 0;
+          for await (const piece of stream) bytes += (piece as Buffer).length;
+          return bytes;
+        }),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('the transaction hung after COPY')), 10_000),
+        ),
+      ]);
+      expect(copied).toBe(50 * (32 * 3200 + 1));
+      expect(await sql`select 1 as ok`).toEqual([{ ok: 1 }]);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  });
 });

@@ -9,6 +9,9 @@ const databaseSchema = databaseConnectionSchema.extend({
   tables: z.array(z.string().regex(/^[^.]+\.[^.]+$/, 'must be schema.table')).default([]),
 });
 
+/** 32 MiB of row data per row group at most, whatever row_group_size says. */
+export const DEFAULT_ROW_GROUP_BYTES = 32 * 1024 * 1024;
+
 export const archivalConfigSchema = z
   .object({
     service: z
@@ -29,9 +32,19 @@ export const archivalConfigSchema = z
       .object({
         codec: z.enum(['snappy', 'gzip', 'zstd', 'uncompressed']).default('snappy'),
         row_group_size: z.coerce.number().int().min(1_000).max(10_000_000).default(10_000),
+        /**
+         * A row group also ends once its rows hold this many bytes (as PostgreSQL sent them), so
+         * wide rows (hundreds of columns, large text) cannot make one row group outgrow memory.
+         */
+        row_group_bytes: z.coerce
+          .number()
+          .int()
+          .min(1_048_576)
+          .max(1_073_741_824)
+          .default(DEFAULT_ROW_GROUP_BYTES),
       })
       .strict()
-      .default({ codec: 'snappy', row_group_size: 10_000 }),
+      .default({ codec: 'snappy', row_group_size: 10_000, row_group_bytes: DEFAULT_ROW_GROUP_BYTES }),
     max_concurrent_archival_tasks: z.coerce.number().int().min(1).max(64).default(2),
     retry: z
       .object({
@@ -72,6 +85,7 @@ export const ENV_OVERRIDES: Record<string, string> = {
   ...STORAGE_ENV_OVERRIDES,
   PARQUET_CODEC: 'parquet.codec',
   PARQUET_ROW_GROUP_SIZE: 'parquet.row_group_size',
+  PARQUET_ROW_GROUP_BYTES: 'parquet.row_group_bytes',
   MAX_CONCURRENT_ARCHIVAL_TASKS: 'max_concurrent_archival_tasks',
   SHUTDOWN_GRACE_MS: 'shutdown_grace_ms',
 };

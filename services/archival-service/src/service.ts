@@ -95,6 +95,7 @@ function requestHandler(
       prefix: config.storage.prefix,
       codec: config.parquet.codec,
       rowGroupSize: config.parquet.row_group_size,
+      rowGroupBytes: config.parquet.row_group_bytes,
       lockTimeoutMs: config.lock_timeout_ms,
     },
     publish: (topic, event) => parts.bus.publish(topic, event),

@@ -16,6 +16,8 @@ import { type Codec, createParquetEncoder } from './parquet/encoder.js';
 export interface StreamSettings {
   codec: Codec;
   rowGroupSize: number;
+  /** Bytes of row data that end a row group early (wide rows). */
+  rowGroupBytes?: number;
   /** How long extraction waits for the chunk's lock (default 60 s). */
   lockTimeoutMs?: number;
   /** Written into the Parquet footer. */
@@ -99,6 +101,7 @@ export async function streamChunkToStore(
             plans,
             codec: settings.codec,
             rowGroupSize: settings.rowGroupSize,
+            rowGroupBytes: settings.rowGroupBytes,
             createdBy: settings.createdBy,
             sink: (bytes) => channel.push(bytes),
           });

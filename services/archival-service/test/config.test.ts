@@ -21,7 +21,11 @@ describe('archival-service configuration', () => {
     const config = loadArchivalConfig({});
     expect(config.service.port).toBe(3001);
     expect(config.storage.backend).toBe('azure');
-    expect(config.parquet).toEqual({ codec: 'snappy', row_group_size: 10_000 });
+    expect(config.parquet).toEqual({
+      codec: 'snappy',
+      row_group_size: 10_000,
+      row_group_bytes: 32 * 1024 * 1024,
+    });
     expect(config.max_concurrent_archival_tasks).toBe(2);
   });
 

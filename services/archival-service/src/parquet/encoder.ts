@@ -41,6 +41,8 @@ export interface EncoderOptions {
   codec: Codec;
   /** Rows per row group: what bounds memory, whatever the chunk size. */
   rowGroupSize: number;
+  /** Bytes of row data (as PostgreSQL sent them) that end a row group before rowGroupSize rows. */
+  rowGroupBytes?: number | undefined;
   createdBy: string;
   /** Receives the file's bytes in order as row groups complete; its promise is the back-pressure. */
   sink: (bytes: Buffer) => Promise<void>;
@@ -52,6 +54,7 @@ export interface EncoderOptions {
  */
 export function createParquetEncoder(options: EncoderOptions) {
   const { plans, rowGroupSize } = options;
+  const rowGroupBytes = options.rowGroupBytes ?? 32 * 1024 * 1024;
   const writer = new ByteWriter(1024 * 1024) as ByteWriter & { index: number; flush?: () => Promise<void> };
   writer.flush = () => {
     const bytes = Buffer.from(new Uint8Array(writer.buffer, 0, writer.index));
@@ -77,6 +80,7 @@ export function createParquetEncoder(options: EncoderOptions) {
 
   let columns: unknown[][] = plans.map(() => []);
   let buffered = 0;
+  let bufferedBytes = 0;
   let rows = 0;
   const decoders = plans.map((p) => p.decode);
   // Min/max of numbers, times and UUIDs let readers skip row groups; those of text, JSON and
@@ -93,6 +97,7 @@ export function createParquetEncoder(options: EncoderOptions) {
     await parquet.write({ columnData: columnData as never, rowGroupSize: buffered });
     columns = plans.map(() => []);
     buffered = 0;
+    bufferedBytes = 0;
   }
 
   return {
@@ -102,13 +107,20 @@ export function createParquetEncoder(options: EncoderOptions) {
      */
     add(tuple: TupleView, first: number): boolean {
       const { buf, offsets, lengths } = tuple;
+      let bytes = 0;
       for (let i = 0; i < decoders.length; i++) {
         const length = lengths[first + i]!;
-        columns[i]!.push(length === -1 ? null : decoders[i]!(buf, offsets[first + i]!, length));
+        if (length === -1) {
+          columns[i]!.push(null);
+          continue;
+        }
+        bytes += length;
+        columns[i]!.push(decoders[i]!(buf, offsets[first + i]!, length));
       }
       buffered++;
       rows++;
-      return buffered >= rowGroupSize;
+      bufferedBytes += bytes;
+      return buffered >= rowGroupSize || bufferedBytes >= rowGroupBytes;
     },
     /** Encodes the buffered rows as one row group and hands its bytes to the sink. */
     flush: flushGroup,
