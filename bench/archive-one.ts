@@ -49,6 +49,9 @@ const result = await archiveChunk(
       prefix,
       codec: codec as 'snappy' | 'gzip' | 'zstd' | 'uncompressed',
       rowGroupSize: Number(rowGroupSize),
+      ...(process.env.BENCH_ROW_GROUP_BYTES
+        ? { rowGroupBytes: Number(process.env.BENCH_ROW_GROUP_BYTES) }
+        : {}),
     },
   },
   request,

@@ -28,6 +28,8 @@ const { values: args } = parseArgs({
     parallel: { type: 'string', default: '2' },
     /** Rows of the compressed TimescaleDB chunk to archive (0: skip), to the first backend. */
     compressed: { type: 'string', default: '1000000' },
+    /** Rows of the wide case: 100 columns, one of them 10 kB of text per row (0: skip). */
+    wide: { type: 'string', default: '20000' },
     /** CPU-profile the first archive of each size (node --cpu-prof) and print where its time went. */
     profile: { type: 'boolean', default: false },
   },
@@ -72,6 +74,36 @@ async function insertAuditRows(db: postgres.Sql, into: string, table: string, ro
       ('10.' || (g % 256) || '.' || ((g / 256) % 256) || '.' || (g % 200 + 1))::inet,
       case when g % 3 = 0 then null else 'reason ' || md5((g * 7)::text) end
     from generate_series(1, ${rows}) g`;
+}
+
+/**
+ * Wide rows: id, ts, 88 integers, 9 short texts and one 10 kB text per row (about 11 kB a row),
+ * the case where a row-count bound alone would let one row group outgrow memory.
+ */
+async function ensureWideTable(rows: number): Promise<string> {
+  const table = `wide_${rows}`;
+  const partition = `${table}_p`;
+  await sql`create schema if not exists ${sql(schema)}`;
+  const [exists] = await sql`select to_regclass(${`${schema}.${partition}`}) is not null as ok`;
+  if (exists!.ok) return table;
+  console.error(`creating ${rows} wide rows in ${schema}.${table} ...`);
+  const ints = Array.from({ length: 88 }, (_, i) => `i${i} int`).join(', ');
+  const texts = Array.from({ length: 9 }, (_, i) => `t${i} text`).join(', ');
+  // DDL takes no parameters; every name here is the bench's own constant.
+  await sql.unsafe(
+    `create table ${schema}.${table} (id bigint not null, ts timestamptz not null, ${ints}, ${texts}, body text) partition by range (ts)`,
+  );
+  await sql.unsafe(
+    `create table ${schema}.${partition} partition of ${schema}.${table} for values from ('2024-01-01') to ('2025-01-01')`,
+  );
+  const intValues = Array.from({ length: 88 }, (_, i) => `(g * ${i + 7}) % 100000`).join(', ');
+  const textValues = Array.from({ length: 9 }, (_, i) => `md5((g + ${i})::text) || md5(g::text)`).join(', ');
+  await sql.unsafe(
+    `insert into ${schema}.${table} select g, '2024-01-01'::timestamptz + g * interval '1 second', ${intValues}, ${textValues},
+       repeat(md5(g::text), 320) from generate_series(1, ${Number(rows)}) g`,
+  );
+  await sql.unsafe(`vacuum analyze ${schema}.${partition}`);
+  return table;
 }
 
 const TSDB = 'chunk_archiver_bench_tsdb';
@@ -459,6 +491,30 @@ async function benchCompressed(rows: number) {
     await ts.end();
   }
 }
+/** The wide case: archive and peer on rows of about 11 kB, where memory is what is at stake. */
+async function benchWide(rows: number) {
+  const table = await ensureWideTable(rows);
+  const copy = await rawCopy(`${table}_p`, rows);
+  results.push({
+    rows,
+    target: 'raw COPY (binary), wide rows',
+    seconds: copy.seconds,
+    rows_per_s: copy.rows_per_s,
+    mb: copy.mb,
+  });
+  const peer = await runDuckdbPeer(url, `select * from ${schema}.${table}_p`, rows);
+  results.push(peerRow(rows, 'DuckDB peer, wide rows', peer, copy.rows_per_s));
+  const backend = backends[0]!;
+  const { storage, env } = backendStorage(backend);
+  const run = await runArchive(table, storage, env, 'bench-wide');
+  results.push(
+    archiveRow(rows, `archive wide rows (100 columns, 11 kB) → ${backend}`, run, copy.rows_per_s, true, peer),
+  );
+  console.error(
+    `archive ${rows} wide → ${backend}: ${Math.round(rows / (run.seconds as number))} rows/s, peak RSS ${Math.round(run.peak_rss_mb as number)} MB (DuckDB ${Math.round(peer.peak_rss_mb)} MB)`,
+  );
+}
+
 const azurite = backends.includes('azure') ? await startAzurite() : undefined;
 const s3 = backends.includes('s3') ? await startS3rver() : undefined;
 const localRoot = await mkdtemp(join(tmpdir(), 'bench-archive-'));
@@ -534,6 +590,8 @@ try {
     }
     if (!args.keep) await sql`drop table ${sql(schema)}.${sql(table)} cascade`;
   }
+  const wideRows = Number(args.wide);
+  if (wideRows > 0) await benchWide(wideRows);
   const compressedRows = Number(args.compressed);
   if (compressedRows > 0) await benchCompressed(compressedRows);
 } finally {

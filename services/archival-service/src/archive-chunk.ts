@@ -20,7 +20,7 @@ export interface ArchiveSettings {
   prefix: string;
   codec: Codec;
   rowGroupSize: number;
-  /** Bytes of row data that end a row group early (wide rows); default 32 MiB. */
+  /** Bytes of row data that end a row group early (wide rows); default 8 MiB. */
   rowGroupBytes?: number;
   /** How long extraction waits for the chunk's lock (default 60 s). */
   lockTimeoutMs?: number;

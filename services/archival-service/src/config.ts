@@ -9,8 +9,8 @@ const databaseSchema = databaseConnectionSchema.extend({
   tables: z.array(z.string().regex(/^[^.]+\.[^.]+$/, 'must be schema.table')).default([]),
 });
 
-/** 32 MiB of row data per row group at most, whatever row_group_size says. */
-export const DEFAULT_ROW_GROUP_BYTES = 32 * 1024 * 1024;
+/** 8 MiB of row data per row group at most, whatever row_group_size says (see the wide-row bench). */
+export const DEFAULT_ROW_GROUP_BYTES = 8 * 1024 * 1024;
 
 export const archivalConfigSchema = z
   .object({

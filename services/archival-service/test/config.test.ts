@@ -24,7 +24,7 @@ describe('archival-service configuration', () => {
     expect(config.parquet).toEqual({
       codec: 'snappy',
       row_group_size: 10_000,
-      row_group_bytes: 32 * 1024 * 1024,
+      row_group_bytes: 8 * 1024 * 1024,
     });
     expect(config.max_concurrent_archival_tasks).toBe(2);
   });

@@ -54,7 +54,7 @@ export interface EncoderOptions {
  */
 export function createParquetEncoder(options: EncoderOptions) {
   const { plans, rowGroupSize } = options;
-  const rowGroupBytes = options.rowGroupBytes ?? 32 * 1024 * 1024;
+  const rowGroupBytes = options.rowGroupBytes ?? 8 * 1024 * 1024;
   const writer = new ByteWriter(1024 * 1024) as ByteWriter & { index: number; flush?: () => Promise<void> };
   writer.flush = () => {
     const bytes = Buffer.from(new Uint8Array(writer.buffer, 0, writer.index));
