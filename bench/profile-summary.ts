@@ -17,6 +17,8 @@ interface Profile {
 
 export interface ProfileSummary {
   total_ms: number;
+  /** Self time per pipeline stage: what a projection to more cores is grounded on. */
+  stages: Array<{ stage: string; self_ms: number; share: number }>;
   functions: Array<{ function: string; self_ms: number; share: number }>;
   files: Array<{ file: string; self_ms: number; share: number }>;
 }
@@ -26,6 +28,19 @@ const shortFile = (url: string) =>
     .replace(/^file:\/\//, '')
     .replace(/^.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, '')
     .replace(/^.*\/(services|packages)\//, '$1/') || '(native/idle)';
+
+/** The pipeline stage a sampled function belongs to. */
+function stageOf(functionName: string, file: string, line: number): string {
+  if (functionName === '(garbage collector)') return 'garbage collection';
+  if (functionName === '(idle)') return 'idle (waiting for PostgreSQL or storage)';
+  if (file.includes('crypto')) return 'sha256 of the upload';
+  if (/encoder\.js$/.test(file) && line <= 25) return 'snappy compression';
+  if (/hyparquet-writer|parquet\/encoder/.test(file)) return 'Parquet encoding';
+  if (/copy-binary|pg-binary|column-mapping|extract|checksum|postgres\/src/.test(file))
+    return 'COPY read, parse, decode';
+  if (/storage|node:fs|blob/.test(file)) return 'upload';
+  return 'other (Node internals, program)';
+}
 
 function top<K>(totals: Map<K, number>, all: number, n: number) {
   return [...totals]
@@ -41,6 +56,7 @@ export async function summarizeProfile(path: string, n = 15): Promise<ProfileSum
   const perSample = samples ? totalMs / samples : 0;
   const byFunction = new Map<string, number>();
   const byFile = new Map<string, number>();
+  const byStage = new Map<string, number>();
   for (const node of profile.nodes) {
     const ms = (node.hitCount ?? 0) * perSample;
     if (ms === 0) continue;
@@ -49,9 +65,12 @@ export async function summarizeProfile(path: string, n = 15): Promise<ProfileSum
     const name = `${functionName || '(anonymous)'} ${file}${url ? `:${lineNumber + 1}` : ''}`;
     byFunction.set(name, (byFunction.get(name) ?? 0) + ms);
     byFile.set(file, (byFile.get(file) ?? 0) + ms);
+    const stage = stageOf(functionName, file, lineNumber + 1);
+    byStage.set(stage, (byStage.get(stage) ?? 0) + ms);
   }
   return {
     total_ms: Math.round(totalMs),
+    stages: top(byStage, totalMs, 20).map(({ key, ...rest }) => ({ stage: key, ...rest })),
     functions: top(byFunction, totalMs, n).map(({ key, ...rest }) => ({ function: key, ...rest })),
     files: top(byFile, totalMs, n).map(({ key, ...rest }) => ({ file: key, ...rest })),
   };

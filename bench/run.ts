@@ -627,6 +627,10 @@ for (const r of results) {
   console.log(
     `\nCPU profile of ${f(r.rows)} rows ${r.target} (${f(profile.total_ms)} ms sampled), self time:`,
   );
+  console.log('  by stage:');
+  for (const stage of profile.stages)
+    console.log(`  ${(stage.share * 100).toFixed(1).padStart(5)}%  ${stage.stage}`);
+  console.log('  by function:');
   for (const fn of profile.functions.slice(0, 12))
     console.log(`  ${(fn.share * 100).toFixed(1).padStart(5)}%  ${fn.function}`);
   console.log('  by file:');

@@ -76,10 +76,14 @@ interface InTransaction {
   window?: { schema: string; name: string; oid: string; removalMs: number };
 }
 
+/** Tables (`schema.table`) with a VACUUM after archival running now: one at a time each. */
+const vacuuming = new Set<string>();
+
 /**
- * After a window's removal: once the table has no open window left, VACUUM (ANALYZE or FULL, as
- * configured) gives the space back; then the pause between windows, and a wake for the scanner,
- * which cuts and requests the next windows now instead of at the next interval.
+ * After a window's removal: a wake for the scanner, which cuts and requests the next windows now
+ * instead of at the next interval, after the pause between windows; and once the table has no
+ * open window left, VACUUM (ANALYZE or FULL, as configured) in the background, so a long one
+ * never holds up confirmations (the server's statement_timeout bounds it).
  */
 async function afterWindowRemoval(
   db: ManagedDatabase,
@@ -88,29 +92,30 @@ async function afterWindowRemoval(
   const config = db.config.tables.find(
     (t) => t.kind === 'table' && t.schema === table.schema && t.name === table.name,
   );
-  const settings = windowSettings(
-    config ?? {
-      schema: table.schema,
-      name: table.name,
-      kind: 'table',
-      enabled: true,
-      allow_retention_policy: false,
-    },
-  );
+  const settings = config ? windowSettings(config) : undefined;
+  if (settings && settings.vacuum !== 'none') void vacuumWhenDone(db, table, settings.vacuum);
+  if (settings && settings.pauseMs > 0) await sleep(settings.pauseMs);
+  db.wake();
+}
+
+async function vacuumWhenDone(
+  db: ManagedDatabase,
+  table: { schema: string; name: string; oid: string },
+  mode: 'analyze' | 'full',
+): Promise<void> {
+  const key = `${db.name}/${table.schema}.${table.name}`;
+  if (vacuuming.has(key)) return;
+  vacuuming.add(key);
   try {
-    if (settings.vacuum !== 'none' && (await windowFrontier(db.sql, table, table.oid)).open === 0) {
-      await vacuumTable(db.sql, table, settings.vacuum);
-      db.logger.info(
-        { table: `${table.schema}.${table.name}`, vacuum: settings.vacuum },
-        'vacuumed after archival',
-      );
-    }
+    if ((await windowFrontier(db.sql, table, table.oid)).open > 0) return;
+    await vacuumTable(db.sql, table, mode);
+    db.logger.info({ table: `${table.schema}.${table.name}`, vacuum: mode }, 'vacuumed after archival');
   } catch (error) {
     // The removal is committed either way; the space comes back at the next autovacuum.
     db.logger.warn({ err: error, table: `${table.schema}.${table.name}` }, 'vacuum after archival failed');
+  } finally {
+    vacuuming.delete(key);
   }
-  if (settings.pauseMs > 0) await sleep(settings.pauseMs);
-  db.wake();
 }
 
 async function dropInTransaction(
