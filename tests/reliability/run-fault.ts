@@ -21,7 +21,9 @@ export async function runFault(
     const cluster = await createCluster(options.cluster);
     try {
       const started = Date.now();
-      await inject(cluster, run);
+      await inject(cluster, run).catch((error: unknown) => {
+        throw withEveryLog(error, cluster);
+      });
       const seconds = await cluster.waitConverged(started, options.timeoutMs);
       const outcome = await cluster.outcome();
       expect(outcome.problems, `${fault}, run ${run}`).toEqual([]);
@@ -45,6 +47,20 @@ export async function runFault(
   };
   await recordResult('fault', result);
   return result;
+}
+
+/**
+ * A fault that could not even be injected (a process never reached its failpoint, say) is seen
+ * from one process; what the others did is usually the reason, so their log tails go with it.
+ */
+function withEveryLog(error: unknown, cluster: Cluster): Error {
+  const tails = cluster.running.map(
+    (r, i) => `--- process ${i + 1} of ${cluster.running.length} ---\n${r.logs().slice(-4000)}`,
+  );
+  const message = error instanceof Error ? error.message : String(error);
+  return new Error(`${message}\n\nthe cluster's processes, last lines of each:\n${tails.join('\n')}`, {
+    cause: error,
+  });
 }
 
 export const FAILPOINT_LOG = (name: string) => new RegExp(`"failpoint":"${name.replace('.', '\\.')}"`);
