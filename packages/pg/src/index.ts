@@ -28,9 +28,11 @@ export {
 } from './sql/checksum.js';
 export { type ColumnInfo, listColumns } from './sql/columns.js';
 export {
+  missingKeyReason,
   notPlainReason,
   type PlainTableFacts,
   plainTableFacts,
+  primaryKeyColumns,
   windowDimension,
 } from './sql/plain-table.js';
 export {
@@ -42,4 +44,4 @@ export {
   type StorageForm,
   storedRows,
 } from './sql/storage.js';
-export { bindRangeSettings, type RowRange, rangePredicate } from './sql/window.js';
+export { beforeEnd, bindRangeSettings, type RowRange, rangePredicate } from './sql/window.js';

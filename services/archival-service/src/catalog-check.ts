@@ -111,7 +111,6 @@ async function checkWindowTable(sql: postgres.Sql, request: ArchivalRequestData)
   const facts = await plainTableFacts(sql, request.table_schema, request.table_name, request.time_column);
   if (!facts) throw new ArchiveError('CHUNK_NOT_FOUND', `no table ${table}`);
   checkOid(request, facts.oid);
-  // The worker does not know the configured key; the manager refused a keyless table already.
-  const reason = notPlainReason(facts, table, request.time_column, facts.primaryKey.length ? [] : ['?']);
+  const reason = notPlainReason(facts, table, request.time_column);
   if (reason) throw new ArchiveError('NOT_A_PLAIN_TABLE', reason);
 }

@@ -24,9 +24,20 @@ interface FactsRow {
   oid: string;
   relkind: string;
   is_partition: boolean;
-  primary_key: string[];
   time_type: string | null;
   time_indexed: boolean;
+}
+
+/** A table's primary key columns in key order; empty when it has none (or does not exist). */
+export async function primaryKeyColumns(sql: Db, schema: string, table: string): Promise<string[]> {
+  const rows = await sql<{ name: string }[]>`
+    select a.attname::text as name
+    from pg_index i
+    cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
+    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+    where i.indrelid = to_regclass(format('%I.%I', ${schema}::text, ${table}::text)) and i.indisprimary
+    order by k.ord`;
+  return rows.map((r) => r.name);
 }
 
 /** One read of the catalog: everything the manager and the worker check about a plain table. */
@@ -38,11 +49,6 @@ export async function plainTableFacts(
 ): Promise<PlainTableFacts | undefined> {
   const [row] = await sql<FactsRow[]>`
     select c.oid::text as oid, c.relkind::text as relkind, c.relispartition as is_partition,
-      coalesce((select array_agg(a.attname::text order by k.ord)
-                from pg_index i
-                cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
-                join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
-                where i.indrelid = c.oid and i.indisprimary), '{}') as primary_key,
       (select format_type(a.atttypid, a.atttypmod) from pg_attribute a
        where a.attrelid = c.oid and a.attname = ${timeColumn} and a.attnum > 0 and not a.attisdropped) as time_type,
       exists (select 1 from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
@@ -57,7 +63,7 @@ export async function plainTableFacts(
     relkind: row.relkind,
     isPartition: row.is_partition,
     isTimescale: await isTimescaleRelation(sql, schema, table),
-    primaryKey: row.primary_key,
+    primaryKey: await primaryKeyColumns(sql, schema, table),
     timeType: row.time_type ?? undefined,
     timeIndexed: row.time_indexed,
   };
@@ -87,14 +93,13 @@ export function windowDimension(timeType: string): 'timestamp' | 'integer' | und
 
 /**
  * Why the table cannot be archived in windows (undefined when it can): a missing table, another
- * kind of table, a time column that is missing or of another type, or no primary key (restore
- * and the operator's checks identify rows by it).
+ * kind of table, or a time column that is missing or of another type. Whether it has a key is the
+ * manager's question (missingKeyReason): only it knows the configured primary_key.
  */
 export function notPlainReason(
   facts: PlainTableFacts | undefined,
   name: string,
   timeColumn: string,
-  configuredKey: string[] = [],
 ): string | undefined {
   if (!facts) return `table ${name} does not exist`;
   if (facts.isTimescale)
@@ -105,7 +110,15 @@ export function notPlainReason(
   if (facts.timeType === undefined) return `${name} has no column ${timeColumn} (time_column)`;
   if (!windowDimension(facts.timeType))
     return `${name}.${timeColumn} is ${facts.timeType}; time_column must be timestamptz, timestamp, date or an integer epoch`;
-  if (facts.primaryKey.length === 0 && configuredKey.length === 0)
-    return `${name} has no primary key; a plain table is archived only with one (add it, or name columns that identify a row in primary_key)`;
   return undefined;
+}
+
+/** Restore and the operator's checks identify a plain table's rows by a key: its own or configured. */
+export function missingKeyReason(
+  facts: PlainTableFacts,
+  name: string,
+  configuredKey: string[] = [],
+): string | undefined {
+  if (facts.primaryKey.length > 0 || configuredKey.length > 0) return undefined;
+  return `${name} has no primary key; a plain table is archived only with one (add it, or name columns that identify a row in primary_key)`;
 }

@@ -41,7 +41,11 @@ export async function bindRangeSettings(tx: postgres.TransactionSql, range: RowR
  * bounds compare correctly with timestamp and date columns too, and btree's cross-type operators
  * keep an index on the column usable.
  */
-function bound(sql: Db, range: RowRange, which: 'start' | 'end') {
+function bound(
+  sql: Db,
+  range: Pick<RowRange, 'dimension' | 'start' | 'end' | 'bounds'>,
+  which: 'start' | 'end',
+) {
   if (range.bounds === 'settings') {
     const setting = which === 'start' ? START_SETTING : END_SETTING;
     return range.dimension === 'integer'
@@ -57,12 +61,19 @@ function bound(sql: Db, range: RowRange, which: 'start' | 'end') {
  * release alike. NULL never compares, so rows with a NULL time are in no range.
  */
 export function rangePredicate(sql: Db, range: RowRange): postgres.PendingQuery<postgres.Row[]> {
-  const column = sql(range.column);
-  const time = sql`${column} >= ${bound(sql, range, 'start')} and ${column} < ${bound(sql, range, 'end')}`;
+  const time = sql`${sql(range.column)} >= ${bound(sql, range, 'start')} and ${beforeEnd(sql, range)}`;
   return (range.slices ?? []).reduce(
     (acc, slice) =>
       sql`${acc} and _timescaledb_functions.get_partition_hash(${sql(slice.column)}) >= ${slice.start}::bigint
               and _timescaledb_functions.get_partition_hash(${sql(slice.column)}) < ${slice.end}::bigint`,
     time,
   );
+}
+
+/** Only the upper bound of a range: every row before `end` (NULL times excluded). */
+export function beforeEnd(
+  sql: Db,
+  range: Pick<RowRange, 'column' | 'dimension' | 'end' | 'bounds'>,
+): postgres.PendingQuery<postgres.Row[]> {
+  return sql`${sql(range.column)} < ${bound(sql, { ...range, start: '' }, 'end')}`;
 }

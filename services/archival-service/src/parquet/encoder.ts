@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { ByteWriter, ParquetWriter, type SchemaElement } from 'hyparquet-writer';
+import { DEFAULT_ROW_GROUP_BYTES } from '../config.js';
 import type { ColumnPlan } from './column-mapping.js';
 import type { TupleView } from './copy-binary.js';
 
@@ -54,7 +55,7 @@ export interface EncoderOptions {
  */
 export function createParquetEncoder(options: EncoderOptions) {
   const { plans, rowGroupSize } = options;
-  const rowGroupBytes = options.rowGroupBytes ?? 8 * 1024 * 1024;
+  const rowGroupBytes = options.rowGroupBytes ?? DEFAULT_ROW_GROUP_BYTES;
   const writer = new ByteWriter(1024 * 1024) as ByteWriter & { index: number; flush?: () => Promise<void> };
   writer.flush = () => {
     const bytes = Buffer.from(new Uint8Array(writer.buffer, 0, writer.index));

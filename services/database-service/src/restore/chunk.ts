@@ -1,4 +1,4 @@
-import { type ContentChecksum, partitionsOf, pinSession } from '@chunk-archiver/pg';
+import { type ContentChecksum, partitionsOf, pinSession, primaryKeyColumns } from '@chunk-archiver/pg';
 import { checkFetchedBytes, type Manifest } from '@chunk-archiver/storage';
 import type postgres from 'postgres';
 import { RestoreError } from '../errors.js';
@@ -7,7 +7,6 @@ import {
   createStage,
   insertMissingFromStage,
   insertMissingKeys,
-  primaryKeyOf,
   type RangeRef,
   rangeChecksum,
   STAGE_TABLE,
@@ -104,7 +103,8 @@ export async function restoreChunk(
           ? await ensurePartition(tx, input.source, manifest)
           : false;
       let restored: number;
-      const key = manifest.source.kind === 'table' ? await primaryKeyOf(tx, target) : [];
+      const key =
+        manifest.source.kind === 'table' ? await primaryKeyColumns(tx, target.schema, target.table) : [];
       if (key.length) {
         // A plain table's rows are identified by their primary key, wherever their time is now.
         restored = await restoreByKey(tx, {

@@ -1,4 +1,10 @@
-import { type ContentChecksum, checksumSelect, toContentChecksum } from '@chunk-archiver/pg';
+import {
+  type ContentChecksum,
+  checksumSelect,
+  type RowRange,
+  rangePredicate,
+  toContentChecksum,
+} from '@chunk-archiver/pg';
 import type postgres from 'postgres';
 
 type Db = postgres.Sql | postgres.TransactionSql;
@@ -9,40 +15,12 @@ export interface TableRef {
 }
 
 /** The slice of a table one archived chunk covers: [start, end) on its partitioning column. */
-export interface RangeRef {
-  column: string;
-  dimension: 'timestamp' | 'integer';
-  start: string;
-  end: string;
-  /**
-   * A hypertable chunk's hash-partition slices: rows of other space partitions share the time
-   * range, and are told apart by TimescaleDB's partition hash of the column.
-   */
-  slices?: Array<{ column: string; start: string; end: string }>;
-}
-
-/**
- * A bound as the column compares it. Sessions here are pinned to UTC, so timestamptz bounds
- * compare correctly with timestamp and date columns too.
- */
-function bound(sql: Db, range: RangeRef, value: string) {
-  return range.dimension === 'integer' ? sql`${value}::bigint` : sql`${value}::timestamptz`;
-}
-
-function inRange(sql: Db, range: RangeRef) {
-  const time = sql`${sql(range.column)} >= ${bound(sql, range, range.start)} and ${sql(range.column)} < ${bound(sql, range, range.end)}`;
-  return (range.slices ?? []).reduce(
-    (acc, slice) =>
-      sql`${acc} and _timescaledb_functions.get_partition_hash(${sql(slice.column)}) >= ${slice.start}::bigint
-              and _timescaledb_functions.get_partition_hash(${sql(slice.column)}) < ${slice.end}::bigint`,
-    time,
-  );
-}
+export type RangeRef = RowRange;
 
 /** Rows the table already holds in the range (all partitions or chunks). */
 export async function rowsInRange(sql: Db, target: TableRef, range: RangeRef): Promise<number> {
   const [row] = await sql<{ n: string }[]>`
-    select count(*)::text as n from ${sql(target.schema)}.${sql(target.table)} where ${inRange(sql, range)}`;
+    select count(*)::text as n from ${sql(target.schema)}.${sql(target.table)} where ${rangePredicate(sql, range)}`;
   return Number(row!.n);
 }
 
@@ -59,7 +37,7 @@ export async function rangeChecksum(
 ): Promise<ContentChecksum> {
   const [row] = await sql<{ row_count: string; checksum: string }[]>`
     select ${checksumSelect(sql)}
-    from (select ${sql(columns)} from ${sql(target.schema)}.${sql(target.table)} where ${inRange(sql, range)}) as t`;
+    from (select ${sql(columns)} from ${sql(target.schema)}.${sql(target.table)} where ${rangePredicate(sql, range)}) as t`;
   return toContentChecksum(row);
 }
 
@@ -80,7 +58,7 @@ export async function createStage(sql: Db, target: TableRef): Promise<void> {
 /** For a staged row `s`: no row of the target's range prints the same (archived columns, in order). */
 function notInRange(sql: Db, target: TableRef, columns: string[], range: RangeRef) {
   return sql`not exists (
-    select 1 from (select ${sql(columns)} from ${sql(target.schema)}.${sql(target.table)} where ${inRange(sql, range)}) as t
+    select 1 from (select ${sql(columns)} from ${sql(target.schema)}.${sql(target.table)} where ${rangePredicate(sql, range)}) as t
     where t::text = s::text)`;
 }
 
@@ -171,7 +149,7 @@ export async function deleteRange(
   range: RangeRef,
 ): Promise<ContentChecksum> {
   const [row] = await sql<{ row_count: string; checksum: string }[]>`
-    with deleted as (delete from ${sql(target.schema)}.${sql(target.table)} where ${inRange(sql, range)} returning *)
+    with deleted as (delete from ${sql(target.schema)}.${sql(target.table)} where ${rangePredicate(sql, range)} returning *)
     select ${checksumSelect(sql)} from (select ${sql(columns)} from deleted) as t`;
   return toContentChecksum(row);
 }
@@ -208,18 +186,6 @@ export async function emptyChunksInRange(
 
 export async function dropTable(sql: Db, table: TableRef): Promise<void> {
   await sql`drop table ${sql(table.schema)}.${sql(table.table)}`;
-}
-
-/** The target's primary key columns in key order; empty when it has none. */
-export async function primaryKeyOf(sql: Db, target: TableRef): Promise<string[]> {
-  const rows = await sql<{ name: string }[]>`
-    select a.attname::text as name
-    from pg_index i
-    cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
-    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
-    where i.indrelid = to_regclass(format('%I.%I', ${target.schema}::text, ${target.table}::text)) and i.indisprimary
-    order by k.ord`;
-  return rows.map((r) => r.name);
 }
 
 /** For a staged row `s`: the target already holds a row with its primary key. */

@@ -1,4 +1,5 @@
 import {
+  beforeEnd,
   type ContentChecksum,
   checksumSelect,
   type RowRange,
@@ -63,7 +64,7 @@ export async function firstTimeFrom(
   const column = tx(range.column);
   const where =
     range.from === null
-      ? tx`${column} < ${range.dimension === 'integer' ? tx`${range.cutoff}::bigint` : tx`${range.cutoff}::timestamptz`}`
+      ? beforeEnd(tx, { ...range, end: range.cutoff })
       : rangePredicate(tx, { ...range, start: range.from, end: range.cutoff });
   const value =
     range.dimension === 'integer'

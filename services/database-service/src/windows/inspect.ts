@@ -1,4 +1,10 @@
-import { listColumns, notPlainReason, plainTableFacts, windowDimension } from '@chunk-archiver/pg';
+import {
+  listColumns,
+  missingKeyReason,
+  notPlainReason,
+  plainTableFacts,
+  windowDimension,
+} from '@chunk-archiver/pg';
 import type postgres from 'postgres';
 import type { TableConfig } from '../config.js';
 
@@ -56,8 +62,10 @@ export async function inspectWindowTable(
   const name = `${table.schema}.${table.name}`;
   const column = table.time_column!;
   const facts = await plainTableFacts(sql, table.schema, table.name, column);
-  const reason = notPlainReason(facts, name, column, table.primary_key);
+  const reason = notPlainReason(facts, name, column);
   if (reason || !facts) return { conflict: reason ?? `table ${name} does not exist` };
+  const keyless = missingKeyReason(facts, name, table.primary_key);
+  if (keyless) return { conflict: keyless };
   if (table.primary_key) {
     const known = new Set((await listColumns(sql, table.schema, table.name)).map((c) => c.name));
     const missing = table.primary_key.filter((c) => !known.has(c));
