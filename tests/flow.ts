@@ -68,7 +68,6 @@ export async function retentionFlow(options: {
   const retention = await createRetentionService(config, {
     logger: silentLogger(),
     bus,
-    probe: lockRedis,
     store: options.store,
     pools,
     leaderElection: options.leaderElection ?? false,

@@ -14,3 +14,11 @@ export class BusClosedError extends ArchiverError {
     super('BUS_CLOSED', 'the bus is closed');
   }
 }
+
+/** No Redis endpoint is healthy: the message names each one and what is wrong with it. */
+export class RedisUnavailableError extends ArchiverError {
+  override name = 'RedisUnavailableError';
+  constructor(message: string) {
+    super('REDIS_UNAVAILABLE', message, { retryable: true });
+  }
+}

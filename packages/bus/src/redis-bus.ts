@@ -1,13 +1,31 @@
-import { coerceError, type Logger, silentLogger } from '@chunk-archiver/common';
+import {
+  coerceError,
+  type FailoverSettings,
+  failoverSettingsSchema,
+  type Logger,
+  type RedisConfig,
+  type RedisEndpointConfig,
+  redisEndpointLabel,
+  silentLogger,
+  sleep,
+  withDeadline,
+} from '@chunk-archiver/common';
 import { deadLetterTopic } from '@chunk-archiver/events';
-import { createRedisClient, type RedisClient, type RedisConnectionConfig } from './connection.js';
+import type { RedisClient } from './connection.js';
 import { startConsumer } from './consumer.js';
-import { BusClosedError } from './errors.js';
+import { type Endpoint, isTransient } from './endpoint.js';
+import { BusClosedError, RedisUnavailableError } from './errors.js';
+import { createEndpointSet, type EndpointSet } from './failover.js';
 import { entryField, type StreamEntry } from './stream-entry.js';
 import type { Bus, ConsumeOptions, DeadLetter, Handler, Subscription } from './types.js';
 
 export interface RedisBusOptions {
-  redis: RedisConnectionConfig;
+  /** One server; or give `endpoints`. */
+  redis?: { url: string };
+  /** Several servers with weights: the healthy one of highest weight is used. */
+  endpoints?: RedisEndpointConfig[];
+  /** Health checks, circuits and fall-back (defaults as in the configuration). */
+  failover?: Partial<FailoverSettings>;
   /** Prepended to every stream and channel name: isolates tests and tenants sharing one Redis. */
   keyPrefix?: string;
   /** Approximate length each stream is trimmed to (XADD MAXLEN ~). */
@@ -15,45 +33,82 @@ export interface RedisBusOptions {
   logger?: Logger;
 }
 
+/** The bus options a service's validated `redis` block stands for. */
+export function redisBusOptions(config: RedisConfig, logger?: Logger): RedisBusOptions {
+  return {
+    endpoints: config.endpoints,
+    failover: config.failover,
+    keyPrefix: config.key_prefix,
+    ...(logger ? { logger } : {}),
+  };
+}
+
+function endpointsOf(options: RedisBusOptions): RedisEndpointConfig[] {
+  if (options.endpoints?.length) return options.endpoints;
+  const url = options.redis?.url ?? 'redis://127.0.0.1:6379';
+  return [{ name: redisEndpointLabel(url), url, weight: 1 }];
+}
+
+/**
+ * Runs a command on the active endpoint, retrying transient failures with back-off and jitter;
+ * each try goes to whichever endpoint is active then, so a failover mid-retry lands on the new one.
+ */
+async function withRetries<T>(set: EndpointSet, command: (c: RedisClient) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const endpoint = set.active();
+    try {
+      const result = await command(endpoint.commands);
+      set.record(endpoint);
+      return result;
+    } catch (error) {
+      set.record(endpoint, error);
+      if (!isTransient(coerceError(error)) || attempt >= set.settings.command_attempts) throw error;
+      if (!(await sleep(set.retryDelay(attempt), set.signal))) throw error;
+    }
+  }
+}
+
 export function createRedisBus(options: RedisBusOptions): Bus {
   const prefix = options.keyPrefix ?? '';
   const maxLen = options.maxLen ?? 100_000;
   const logger = options.logger ?? silentLogger();
-  // Publishing fails fast when Redis is away so the caller learns of it; consumers have their
-  // own connections that retry forever.
-  const commands: RedisClient = createRedisClient(options.redis, { maxRetriesPerRequest: 3 });
-  commands.on('error', (error: Error) => logger.warn({ err: error }, 'redis connection error'));
+  const endpoints = createEndpointSet({
+    endpoints: endpointsOf(options),
+    settings: failoverSettingsSchema.parse(options.failover ?? {}),
+    logger,
+  });
+  const started = endpoints.start();
   const subscriptions = new Set<Subscription>();
   let closed = false;
 
   const key = (topic: string) => `${prefix}${topic}`;
-  /** Appends to a stream trimmed to about maxLen entries. */
-  const append = (stream: string, ...fields: string[]) =>
-    commands.xadd(stream, 'MAXLEN', '~', String(maxLen), '*', ...fields);
+  const run = async <T>(command: (c: RedisClient) => Promise<T>) => {
+    await started;
+    return withRetries(endpoints, command);
+  };
 
   async function publish(topic: string, event: unknown): Promise<string> {
     if (closed) throw new BusClosedError();
     const payload = JSON.stringify(event);
     const eventType = (event as { event_type?: unknown })?.event_type;
-    const id = await append(
-      key(topic),
-      'payload',
-      payload,
-      'event_type',
-      typeof eventType === 'string' ? eventType : topic,
+    const type = typeof eventType === 'string' ? eventType : topic;
+    const id = await run((c) =>
+      c.xadd(key(topic), 'MAXLEN', '~', String(maxLen), '*', 'payload', payload, 'event_type', type),
     );
     if (!id) throw new Error(`XADD to ${key(topic)} returned no id`);
     // The stream is the durable copy; the mirror is best effort for observers, so its failure is
     // logged rather than failing a publish that already landed.
     try {
-      await commands.publish(key(topic), payload);
+      await endpoints.active().commands.publish(key(topic), payload);
     } catch (error) {
       logger.warn({ err: coerceError(error), topic }, 'pub/sub mirror failed; the stream entry was written');
     }
     return id;
   }
 
+  /** On the endpoint the entry came from: its dead-letter stream lives beside the stream. */
   async function deadLetter(
+    endpoint: Endpoint,
     topic: string,
     group: string,
     entry: StreamEntry,
@@ -61,11 +116,15 @@ export function createRedisBus(options: RedisBusOptions): Bus {
     deliveries: number,
   ) {
     const [id, fields] = entry;
-    const payload = entryField(fields, 'payload') ?? '';
-    await append(
+    const c = endpoint.commands;
+    await c.xadd(
       key(deadLetterTopic(topic)),
+      'MAXLEN',
+      '~',
+      String(maxLen),
+      '*',
       'payload',
-      payload,
+      entryField(fields, 'payload') ?? '',
       'reason',
       reason.slice(0, 4000),
       'source_id',
@@ -75,8 +134,8 @@ export function createRedisBus(options: RedisBusOptions): Bus {
       'deliveries',
       String(deliveries),
     );
-    await commands.publish(key(deadLetterTopic(topic)), JSON.stringify({ source_id: id, group, reason }));
-    await commands.xack(key(topic), group, id);
+    await c.publish(key(deadLetterTopic(topic)), JSON.stringify({ source_id: id, group, reason }));
+    await c.xack(key(topic), group, id);
     logger.warn({ topic, group, id, reason, deliveries }, 'message moved to dead-letter');
   }
 
@@ -88,9 +147,7 @@ export function createRedisBus(options: RedisBusOptions): Bus {
     consumeOptions: ConsumeOptions<T>,
   ): Promise<Subscription> {
     if (closed) throw new BusClosedError();
-    // XREADGROUP BLOCK holds its connection, so every consumer reads on its own one.
-    const reader = createRedisClient(options.redis, { maxRetriesPerRequest: null });
-    reader.on('error', (error: Error) => logger.debug({ err: error }, 'redis reader connection error'));
+    await started;
     const subscription = await startConsumer({
       streamKey: key(topic),
       topic,
@@ -98,10 +155,10 @@ export function createRedisBus(options: RedisBusOptions): Bus {
       consumer,
       handler,
       options: consumeOptions,
-      reader,
-      commands,
+      endpoints,
       logger: logger.child({ topic, group, consumer }),
-      deadLetter: (entry, reason, deliveries) => deadLetter(topic, group, entry, reason, deliveries),
+      deadLetter: (endpoint, entry, reason, deliveries) =>
+        deadLetter(endpoint, topic, group, entry, reason, deliveries),
     });
     const tracked: Subscription = {
       close: async () => {
@@ -114,12 +171,8 @@ export function createRedisBus(options: RedisBusOptions): Bus {
   }
 
   async function deadLetters(topic: string, count = 100): Promise<DeadLetter[]> {
-    const entries = (await commands.xrevrange(
-      key(deadLetterTopic(topic)),
-      '+',
-      '-',
-      'COUNT',
-      count,
+    const entries = (await run((c) =>
+      c.xrevrange(key(deadLetterTopic(topic)), '+', '-', 'COUNT', count),
     )) as StreamEntry[];
     return entries.map(([id, fields]) => ({
       id,
@@ -133,7 +186,7 @@ export function createRedisBus(options: RedisBusOptions): Bus {
 
   async function pending(topic: string, group: string): Promise<number> {
     try {
-      const summary = (await commands.xpending(key(topic), group)) as [number, ...unknown[]];
+      const summary = (await run((c) => c.xpending(key(topic), group))) as [number, ...unknown[]];
       return Number(summary[0]);
     } catch (error) {
       if (String(coerceError(error).message).includes('NOGROUP')) return 0;
@@ -141,12 +194,30 @@ export function createRedisBus(options: RedisBusOptions): Bus {
     }
   }
 
+  /** Ready when the active endpoint is healthy and answers; otherwise names every endpoint's state. */
+  async function check(): Promise<void> {
+    await started;
+    const health = endpoints.health();
+    if (!health.ok) {
+      const each = health.endpoints.map(
+        (e) =>
+          `${e.name} (${e.address}): ${e.healthy ? `circuit ${e.circuit}` : (e.last_error ?? 'unhealthy')}`,
+      );
+      throw new RedisUnavailableError(`no healthy redis endpoint: ${each.join('; ')}`);
+    }
+    await withDeadline(
+      run((c) => c.ping()),
+      3_000,
+      `redis ${health.active} PING`,
+    );
+  }
+
   let closing: Promise<void> | undefined;
   /** Closes once; a second caller waits for the same close instead of returning early. */
   function close(): Promise<void> {
     closed = true;
     closing ??= (async () => {
-      // Reverse order: consumers first (they ack through the command connection), then it.
+      // Consumers first (they ack through the command connections), then the endpoints.
       for (const subscription of [...subscriptions].reverse()) {
         try {
           await subscription.close();
@@ -154,14 +225,21 @@ export function createRedisBus(options: RedisBusOptions): Bus {
           logger.warn({ err: coerceError(error) }, 'closing a subscription failed');
         }
       }
-      try {
-        await commands.quit();
-      } catch {
-        commands.disconnect();
-      }
+      await started.catch(() => undefined);
+      await endpoints.stop();
     })();
     return closing;
   }
 
-  return { publish, consume, deadLetters, pending, close };
+  return {
+    publish,
+    consume,
+    deadLetters,
+    pending,
+    close,
+    check,
+    health: () => endpoints.health(),
+    onSwitch: (listener) => endpoints.onSwitch(listener),
+    redis: () => endpoints.active().commands,
+  };
 }

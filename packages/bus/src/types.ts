@@ -1,3 +1,6 @@
+import type { RedisClient } from './connection.js';
+import type { RedisHealth, SwitchListener } from './failover.js';
+
 export interface MessageMeta {
   /** The Redis stream entry id. */
   id: string;
@@ -53,5 +56,13 @@ export interface Bus {
   deadLetters(topic: string, count?: number): Promise<DeadLetter[]>;
   /** Messages delivered to the group and not yet acknowledged. */
   pending(topic: string, group: string): Promise<number>;
+  /** Resolves when the active Redis endpoint is healthy and answers; rejects naming each endpoint. */
+  check(): Promise<void>;
+  /** Every endpoint's health and circuit, which one is active, and the switches so far. */
+  health(): RedisHealth;
+  /** Called after every failover and fall-back; returns the way to stop listening. */
+  onSwitch(listener: SwitchListener): () => void;
+  /** The active endpoint's command connection, for what needs Redis itself (chunk locks). */
+  redis(): RedisClient;
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ArchiverError } from './errors.js';
 
 /** Configuration that failed validation; the message names every offending key. */
@@ -86,12 +86,3 @@ export const SERVICE_ENV_OVERRIDES: Record<string, string> = {
   REDIS_URL: 'redis.url',
   REDIS_KEY_PREFIX: 'redis.key_prefix',
 };
-
-/** The `redis` block both services share. */
-export const redisConfigSchema = z
-  .object({
-    url: z.string().min(1).default('redis://127.0.0.1:6379'),
-    key_prefix: z.string().default(''),
-  })
-  .strict()
-  .default({ url: 'redis://127.0.0.1:6379', key_prefix: '' });

@@ -5,7 +5,6 @@ export {
   formatIssues,
   loadConfig,
   readYamlFile,
-  redisConfigSchema,
   SERVICE_ENV_OVERRIDES,
   setPath,
 } from './config.js';
@@ -15,4 +14,12 @@ export { FAILPOINTS, type FailpointName, failpoint } from './failpoints.js';
 export { createLifecycle } from './lifecycle.js';
 export { type CreateLoggerOptions, createLogger, type Logger, REDACT_PATHS, silentLogger } from './logger.js';
 export { type ReadinessReport, runChecks } from './readiness.js';
+export {
+  type FailoverSettings,
+  failoverSettingsSchema,
+  type RedisConfig,
+  type RedisEndpointConfig,
+  redisConfigSchema,
+  redisEndpointLabel,
+} from './redis-config.js';
 export { sleep } from './sleep.js';

@@ -12,14 +12,18 @@ export interface ChunkLock {
 /**
  * A per-chunk lock in Redis so two replicas never archive the same chunk at once (a request
  * redelivered while its first delivery is still running, say). It expires on its own when its
- * holder dies, and is extended while the holder works.
+ * holder dies, and is extended while the holder works. After a Redis failover the new endpoint
+ * holds no locks; the archive stays safe, since keys are deterministic and the manager verifies.
  */
-export function createChunkLocks(redis: RedisClient, options: { keyPrefix: string; ttlMs?: number }) {
+export function createChunkLocks(client: () => RedisClient, options: { keyPrefix: string; ttlMs?: number }) {
   const ttlMs = options.ttlMs ?? 60_000;
   return {
     async acquire(chunkKey: string): Promise<ChunkLock | undefined> {
       const key = `${options.keyPrefix}archiver:lock:${chunkKey}`;
       const token = randomUUID();
+      // The lock lives on the endpoint it was taken on (the active one then), so it is extended
+      // and released there even if the bus moves to another endpoint meanwhile.
+      const redis = client();
       const ok = await redis.set(key, token, 'PX', ttlMs, 'NX');
       if (ok !== 'OK') return undefined;
       const timer = setInterval(

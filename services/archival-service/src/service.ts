@@ -1,5 +1,11 @@
 import { hostname } from 'node:os';
-import { type Bus, createRedisBus, createRedisClient, type RedisClient } from '@chunk-archiver/bus';
+import {
+  type Bus,
+  createRedisBus,
+  type RedisClient,
+  redisBusOptions,
+  registerRedisMetrics,
+} from '@chunk-archiver/bus';
 import {
   coerceError,
   createLifecycle,
@@ -25,7 +31,7 @@ import { createArchivalWorker } from './worker.js';
 export interface ArchivalServiceDeps {
   logger?: Logger;
   bus?: Bus;
-  /** Redis connection for the per-chunk locks. */
+  /** Redis connection for the per-chunk locks (default: the bus's active endpoint). */
   lockRedis?: RedisClient;
   store?: BlobStore;
   /** A pool per configured database name; the caller keeps ownership. */
@@ -76,7 +82,7 @@ function requestHandler(
   config: ArchivalConfig,
   parts: {
     bus: Bus;
-    lockRedis: RedisClient;
+    lockRedis: () => RedisClient;
     store: BlobStore;
     databases: Map<string, SourceDatabase>;
     breakerOptions: { failureThreshold: number; resetTimeoutMs: number };
@@ -143,16 +149,14 @@ export async function createArchivalService(
   const consumer = config.service.consumer_name ?? `${hostname()}-${process.pid}`;
   const secret = 'secret' in deps ? deps.secret : env[config.event_secret_env] || undefined;
   const warnings = securityWarnings({ eventSecret: secret });
-  const bus =
-    deps.bus ??
-    createRedisBus({ redis: { url: config.redis.url }, keyPrefix: config.redis.key_prefix, logger });
-  const lockRedis = deps.lockRedis ?? createRedisClient({ url: config.redis.url });
-  if (!deps.lockRedis)
-    lockRedis.on('error', (error: Error) => logger.debug({ err: error }, 'redis lock connection error'));
+  const bus = deps.bus ?? createRedisBus(redisBusOptions(config.redis, logger));
+  const given = deps.lockRedis;
+  const lockRedis = given ? () => given : () => bus.redis();
   const store = deps.store ?? (await createBlobStore(config.storage, env));
   const { databases, breakerOptions } = sourceDatabases(config, deps);
   const shutdown = new AbortController();
   const metrics = createArchivalMetrics();
+  registerRedisMetrics(metrics.registry, () => bus.health());
   const handle = requestHandler(config, {
     bus,
     lockRedis,
@@ -187,7 +191,7 @@ export async function createArchivalService(
     warnings,
     readiness: () =>
       runChecks({
-        redis: () => lockRedis.ping(),
+        redis: () => bus.check(),
         storage: () => store.ping(),
         ...Object.fromEntries(
           [...databases].map(([name, db]) => [`database:${name}`, () => db.sql`select 1`]),
@@ -214,7 +218,6 @@ export async function createArchivalService(
         ['worker', () => worker.stop()],
         ['abort', async () => shutdown.abort()],
         ['bus', async () => (deps.bus ? undefined : bus.close())],
-        ['locks', async () => (deps.lockRedis ? undefined : lockRedis.quit())],
         ['storage', async () => (deps.store ? undefined : store.close?.())],
         ['databases', () => Promise.all(ownedPools.map((sql) => sql.end({ timeout: 5 })))],
       ]);

@@ -79,7 +79,7 @@ describe('archival workers on TimescaleDB hypertable chunks, through the bus, in
           storageBreaker: createCircuitBreaker('s3', breaker),
           settings: { prefix: 'archive', codec: 'zstd', rowGroupSize: 1000 },
           publish: (topic, event) => bus.publish(topic, event),
-          locks: createChunkLocks(lockRedis, { keyPrefix: ns.prefix }),
+          locks: createChunkLocks(() => lockRedis, { keyPrefix: ns.prefix }),
           retry: { attempts: 2, initialMs: 10, maxMs: 50, factor: 2, jitter: 0 },
           metrics: createArchivalMetrics(),
           logger: silentLogger(),

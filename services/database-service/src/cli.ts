@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { hostname, userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { createRedisBus } from '@chunk-archiver/bus';
+import { createRedisBus, redisBusOptions } from '@chunk-archiver/bus';
 import { ArchiverError, coerceError, createLogger, type Logger } from '@chunk-archiver/common';
 import { type BlobStore, createBlobStore } from '@chunk-archiver/storage';
 import { type AuditProgress, auditArchive } from './audit/audit-archive.js';
@@ -178,11 +178,7 @@ async function busCommand(
   store: BlobStore,
   values: Options,
 ): Promise<number> {
-  const bus = createRedisBus({
-    redis: { url: config.redis.url },
-    keyPrefix: config.redis.key_prefix,
-    logger,
-  });
+  const bus = createRedisBus(redisBusOptions(config.redis, logger));
   const manager = createRetentionManager({
     config,
     logger,

@@ -1,4 +1,4 @@
-import type { Bus, Subscription } from '@chunk-archiver/bus';
+import type { Bus, Subscription, SwitchEvent } from '@chunk-archiver/bus';
 import { coerceError, createLifecycle, type Logger } from '@chunk-archiver/common';
 import { type ArchivalConfirmation, parseArchivalConfirmation, TOPICS } from '@chunk-archiver/events';
 import type { BlobStore } from '@chunk-archiver/storage';
@@ -8,6 +8,7 @@ import { createConfirmationHandler } from './confirmations.js';
 import { UnknownTableError } from './errors.js';
 import { createManagedDatabase, type ManagedDatabase } from './managed-database.js';
 import { createRetentionMetrics } from './metrics.js';
+import { republishEverywhere } from './republish.js';
 import { createRestorer } from './restore/restorer.js';
 import { createScanner, type QueuedChunk, type Scanner } from './scanner.js';
 import { retentionStatus } from './status.js';
@@ -91,14 +92,22 @@ export function createRetentionManager(options: ManagerOptions) {
   const databases = new Map<string, ManagedDatabase>();
   const metrics = createRetentionMetrics(databases);
   managedDatabases(options, metrics, databases);
-  const scanner = createScanner({
-    databases,
+  const context = {
     config,
-    publish: (topic, event) => options.bus.publish(topic, event),
-    logger,
+    publish: (topic: string, event: unknown) => options.bus.publish(topic, event),
     secret: options.secret,
     producer: `database-service@${options.consumer}`,
-  });
+  };
+  const scanner = createScanner({ databases, logger, ...context });
+  const republishing = new Set<Promise<void>>();
+  /** After a Redis switch nothing waits for the request timeout: see republish.ts. */
+  const onRedisSwitch = (event: SwitchEvent) => {
+    const why = `redis ${event.reason} ${event.from} → ${event.to}`;
+    const work = republishEverywhere(context, databases.values(), why, config.defaults.scan_timeout_s * 1000);
+    republishing.add(work);
+    void work.finally(() => republishing.delete(work));
+  };
+  let stopListening: (() => void) | undefined;
   const handleUnbounded = createConfirmationHandler({
     databases,
     store: options.store,
@@ -127,11 +136,14 @@ export function createRetentionManager(options: ManagerOptions) {
           visibilityTimeoutMs: config.confirmation_visibility_timeout_ms,
         },
       );
+      stopListening = options.bus.onSwitch(onRedisSwitch);
       scanner.start();
     },
     async stop() {
+      stopListening?.();
       for (const [name, step] of [
         ['scanner', () => scanner.stop()],
+        ['republish', () => Promise.allSettled([...republishing])],
         ['confirmations', async () => subscription?.close()],
         ['databases', () => Promise.all([...databases.values()].map((db) => db.close()))],
       ] as const) {
@@ -152,7 +164,10 @@ export function createRetentionManager(options: ManagerOptions) {
     restorer,
     start: lifecycle.start,
     stop: lifecycle.stop,
-    status: () => retentionStatus(databases, config.dry_run, config.defaults.status_timeout_ms),
+    status: async () => ({
+      ...(await retentionStatus(databases, config.dry_run, config.defaults.status_timeout_ms)),
+      redis: options.bus.health(),
+    }),
     readinessChecks: () => databaseChecks(databases),
     trigger: (input: { table: string; database?: string | undefined; dryRun: boolean }) =>
       trigger(databases, scanner, { ...input, dryRun: input.dryRun || config.dry_run }),

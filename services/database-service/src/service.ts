@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { type Bus, createRedisBus, createRedisClient, type RedisClient } from '@chunk-archiver/bus';
+import { type Bus, createRedisBus, redisBusOptions, registerRedisMetrics } from '@chunk-archiver/bus';
 import {
   coerceError,
   createLifecycle,
@@ -20,8 +20,6 @@ import { createRetentionManager, type RetentionManager } from './manager.js';
 export interface RetentionServiceDeps {
   logger?: Logger;
   bus?: Bus;
-  /** Redis connection /ready pings. */
-  probe?: RedisClient;
   store?: BlobStore;
   /** A pool per configured database name; the caller keeps ownership. */
   pools?: Record<string, postgres.Sql>;
@@ -59,11 +57,7 @@ export async function createRetentionService(
   const apiToken = 'apiToken' in deps ? deps.apiToken : env[config.service.api_token_env] || undefined;
   const allowUnauthenticated = config.service.allow_unauthenticated;
   const warnings = securityWarnings({ eventSecret: secret, apiToken, allowUnauthenticated });
-  const bus =
-    deps.bus ??
-    createRedisBus({ redis: { url: config.redis.url }, keyPrefix: config.redis.key_prefix, logger });
-  const probe = deps.probe ?? createRedisClient({ url: config.redis.url });
-  if (!deps.probe) probe.on('error', () => {});
+  const bus = deps.bus ?? createRedisBus(redisBusOptions(config.redis, logger));
   const store = deps.store ?? (await createBlobStore(config.storage, env));
   const manager = createRetentionManager({
     config,
@@ -75,6 +69,7 @@ export async function createRetentionService(
     ...(deps.pools ? { pools: deps.pools } : {}),
     ...(deps.leaderElection !== undefined ? { leaderElection: deps.leaderElection } : {}),
   });
+  registerRedisMetrics(manager.metrics.registry, () => bus.health());
   const app = await buildApp({
     logger,
     registry: manager.metrics.registry,
@@ -86,14 +81,13 @@ export async function createRetentionService(
     restore: (input) => manager.restorer.restore(input),
     release: (input) => manager.restorer.release(input),
     readiness: () =>
-      runChecks({ redis: () => probe.ping(), storage: () => store.ping(), ...manager.readinessChecks() }),
+      runChecks({ redis: () => bus.check(), storage: () => store.ping(), ...manager.readinessChecks() }),
   });
 
   const steps: Array<[string, () => Promise<unknown>]> = [
     ['http', () => app.close()],
     ['manager', () => manager.stop()],
     ['bus', async () => (deps.bus ? undefined : bus.close())],
-    ['redis', async () => (deps.probe ? undefined : probe.quit())],
     ['storage', async () => (deps.store ? undefined : store.close?.())],
   ];
   const lifecycle = createLifecycle({

@@ -56,6 +56,13 @@ export async function dueChunks(
 }
 
 /** The ledger row a request was published for: a confirmation is matched by this, never by name. */
+/** Chunks waiting for a confirmation, oldest request first. */
+export async function requestedChunks(sql: Db): Promise<LedgerChunk[]> {
+  return sql<
+    LedgerChunk[]
+  >`select * from archiver.chunks where state = 'requested' order by requested_at, id`;
+}
+
 export async function findChunkByRequest(sql: Db, requestEventId: string): Promise<LedgerChunk | undefined> {
   const [row] = await sql<LedgerChunk[]>`
     select * from archiver.chunks where request_event_id = ${requestEventId}`;
