@@ -7,7 +7,12 @@ const settings = { minFailures: 3, failureRateThreshold: 0.5, windowMs: 10_000, 
 
 function clock() {
   let t = 1_000_000;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
+  return {
+    now: () => t,
+    advance(ms: number) {
+      t += ms;
+    },
+  };
 }
 
 describe('endpoint circuit', () => {
