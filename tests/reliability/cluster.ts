@@ -44,6 +44,11 @@ export interface ClusterOptions {
   extraManagerDatabases?: Record<string, Record<string, unknown>>;
   workerConfig?: Record<string, unknown>;
   /**
+   * A second redis-server, and both services configured with two endpoints: `primary` (weight 2)
+   * and `standby` (weight 1), health rounds every 0.5 s and fall-back after 3 s.
+   */
+  standbyRedis?: boolean;
+  /**
    * Run as production would with secrets: database URLs with a password (from env vars), a bearer
    * token and an event-signing secret. See SECRETS.
    */
@@ -76,6 +81,17 @@ export interface Outcome {
   problems: string[];
 }
 
+/** Failover timings for `standbyRedis` runs: seconds instead of the production minutes. */
+export const STANDBY_FAILOVER = {
+  health_check_interval_s: 0.5,
+  health_check_probes: 3,
+  health_check_probes_delay_s: 0.1,
+  health_check_timeout_ms: 300,
+  failover_attempts: 2,
+  failover_delay_s: 0.2,
+  auto_fallback_interval_s: 3,
+};
+
 const MONTH = (m: number) => `2021-${String(m).padStart(2, '0')}-01`;
 const DAY = (d: number) => new Date(Date.UTC(2021, 0, d)).toISOString().slice(0, 10);
 
@@ -100,6 +116,7 @@ export async function createCluster(options: ClusterOptions = {}) {
   const rowsPerPartition = options.rowsPerPartition ?? 1500;
   const daily = options.daily ?? false;
   const redis: RedisServerHandle = await startRedisServer();
+  const standby: RedisServerHandle | undefined = options.standbyRedis ? await startRedisServer() : undefined;
   const databases: Array<{ name: string; url: string; sql: postgres.Sql; cleanup(): Promise<void> }> = [];
   const running: RunningService[] = [];
   let azurite: AzuriteHandle | undefined;
@@ -157,7 +174,16 @@ export async function createCluster(options: ClusterOptions = {}) {
     await sql`insert into events values (0, now(), 0, 0, null, 'current')`;
   }
 
-  const redisConfig = { url: redis.url, key_prefix: '' };
+  const redisConfig = standby
+    ? {
+        key_prefix: '',
+        endpoints: [
+          { name: 'primary', url: redis.url, weight: 2 },
+          { name: 'standby', url: standby.url, weight: 1 },
+        ],
+        failover: STANDBY_FAILOVER,
+      }
+    : { url: redis.url, key_prefix: '' };
   // Trust authentication ignores the password, so it can be a secret the logs must not show.
   const connection = (d: { name: string; url: string }) => {
     if (!options.secrets) return { url: d.url };
@@ -266,6 +292,7 @@ export async function createCluster(options: ClusterOptions = {}) {
 
   return {
     redis,
+    standby,
     proxy,
     azurite,
     store,
@@ -397,6 +424,7 @@ export async function createCluster(options: ClusterOptions = {}) {
             ),
         ],
         ['redis', () => redis.stop()],
+        ['standby redis', async () => standby?.stop()],
         ['proxy', async () => proxy?.stop()],
         ['azurite', async () => azurite?.stop()],
         ['s3rver', async () => s3?.stop()],
