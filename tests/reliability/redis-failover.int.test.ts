@@ -50,13 +50,17 @@ describe('reliability: Redis failover', () => {
         await cluster.redis.kill();
         for (const service of [manager, worker]) {
           await service.waitForLog(/redis failover: primary → standby/, 10_000);
-          const ready = await (await fetch(`${service.url}/ready`)).json();
+          const ready = (await (await fetch(`${service.url}/ready`)).json()) as {
+            checks: { redis: unknown };
+          };
           expect(ready.checks.redis).toEqual({ ok: true });
         }
         const switched = (Date.now() - killedAt) / 1000;
         expect(switched, 'both services on the standby').toBeLessThanOrEqual(DETECTION_S + 1.5);
         await manager.waitForLog(/requests in flight sent again/, 5_000);
-        const status = await (await fetch(`${manager.url}/database/retention/status`)).json();
+        const status = (await (await fetch(`${manager.url}/database/retention/status`)).json()) as {
+          redis: unknown;
+        };
         expect(status.redis).toMatchObject({ active: 'standby', failovers: 1 });
 
         // The primary is back: after the fall-back interval both return to it.
