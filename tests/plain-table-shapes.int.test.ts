@@ -190,6 +190,8 @@ describe('plain tables: keys, time types, refusals and adaptive windows', () => 
       status: async () => ({}),
       trigger: (input) => f.manager.trigger(input),
       restore: (input) => f.manager.restorer.restore(input),
+      retry: (input) => f.manager.retry(input),
+      deadLetters: f.manager.deadLetters,
       release: (input) => f.manager.restorer.release(input),
     });
     const dry = await app.inject({

@@ -167,6 +167,8 @@ describe.each(Object.keys(BACKENDS))(
         status: async () => ({}),
         trigger: async () => [],
         restore: (input) => flow.manager.restorer.restore(input),
+        retry: (input) => flow.manager.retry(input),
+        deadLetters: flow.manager.deadLetters,
         release: (input) => flow.manager.restorer.release(input),
       });
       const post = (body: unknown, token = 'restore-token') =>

@@ -5,6 +5,7 @@ export {
   type RedisConnectionConfig,
   reconnectDelay,
 } from './connection.js';
+export { DEAD_LETTER_PAYLOAD_BYTES } from './dead-letters.js';
 export { type EndpointView, redactUrl } from './endpoint.js';
 export { BusClosedError, PoisonMessageError, RedisUnavailableError } from './errors.js';
 export type { RedisHealth, SwitchEvent, SwitchListener } from './failover.js';

@@ -13,11 +13,12 @@ import {
 import { deadLetterTopic } from '@chunk-archiver/events';
 import type { RedisClient } from './connection.js';
 import { startConsumer } from './consumer.js';
+import { deadLetterFields, readDeadLetter, replayable, toDeadLetter } from './dead-letters.js';
 import { type Endpoint, isTransient } from './endpoint.js';
 import { BusClosedError, RedisUnavailableError } from './errors.js';
 import { createEndpointSet, type EndpointSet } from './failover.js';
 import { entryField, type StreamEntry } from './stream-entry.js';
-import type { Bus, ConsumeOptions, DeadLetter, Handler, Subscription } from './types.js';
+import type { Bus, ConsumeOptions, DeadLetter, Handler, PayloadParser, Subscription } from './types.js';
 
 export interface RedisBusOptions {
   /** One server; or give `endpoints`. */
@@ -107,7 +108,7 @@ export function createRedisBus(options: RedisBusOptions): Bus {
   }
 
   /** On the endpoint the entry came from: its dead-letter stream lives beside the stream. */
-  async function deadLetter(
+  async function moveToDeadLetter(
     endpoint: Endpoint,
     topic: string,
     group: string,
@@ -117,23 +118,13 @@ export function createRedisBus(options: RedisBusOptions): Bus {
   ) {
     const [id, fields] = entry;
     const c = endpoint.commands;
-    await c.xadd(
-      key(deadLetterTopic(topic)),
-      'MAXLEN',
-      '~',
-      String(maxLen),
-      '*',
-      'payload',
-      entryField(fields, 'payload') ?? '',
-      'reason',
-      reason.slice(0, 4000),
-      'source_id',
-      id,
-      'group',
+    const stored = deadLetterFields(entryField(fields, 'payload') ?? '', {
+      reason,
+      sourceId: id,
       group,
-      'deliveries',
-      String(deliveries),
-    );
+      deliveries,
+    });
+    await c.xadd(key(deadLetterTopic(topic)), 'MAXLEN', '~', String(maxLen), '*', ...stored);
     await c.publish(key(deadLetterTopic(topic)), JSON.stringify({ source_id: id, group, reason }));
     await c.xack(key(topic), group, id);
     logger.warn({ topic, group, id, reason, deliveries }, 'message moved to dead-letter');
@@ -158,7 +149,7 @@ export function createRedisBus(options: RedisBusOptions): Bus {
       endpoints,
       logger: logger.child({ topic, group, consumer }),
       deadLetter: (endpoint, entry, reason, deliveries) =>
-        deadLetter(endpoint, topic, group, entry, reason, deliveries),
+        moveToDeadLetter(endpoint, topic, group, entry, reason, deliveries),
     });
     const tracked: Subscription = {
       close: async () => {
@@ -174,14 +165,39 @@ export function createRedisBus(options: RedisBusOptions): Bus {
     const entries = (await run((c) =>
       c.xrevrange(key(deadLetterTopic(topic)), '+', '-', 'COUNT', count),
     )) as StreamEntry[];
-    return entries.map(([id, fields]) => ({
-      id,
-      payload: entryField(fields, 'payload') ?? '',
-      reason: entryField(fields, 'reason') ?? '',
-      sourceId: entryField(fields, 'source_id') ?? '',
-      group: entryField(fields, 'group') ?? '',
-      deliveries: Number(entryField(fields, 'deliveries') ?? 0),
-    }));
+    return entries.map(toDeadLetter);
+  }
+
+  const deadKey = (topic: string) => key(deadLetterTopic(topic));
+  const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
+
+  async function deadLetter(topic: string, id: string) {
+    if (!STREAM_ID.test(id)) return undefined;
+    return run((c) => readDeadLetter(c, deadKey(topic), id));
+  }
+
+  async function replayDeadLetter<T>(topic: string, id: string, parse: PayloadParser<T>) {
+    const letter = await deadLetter(topic, id);
+    if (!letter) return undefined;
+    const verdict = replayable(letter, parse);
+    if (!verdict.ok) return verdict;
+    // The payload as it was, not re-serialized: a signature over it must still hold.
+    const newId = await run((c) =>
+      c.xadd(key(topic), 'MAXLEN', '~', String(maxLen), '*', 'payload', letter.payload, 'event_type', topic),
+    );
+    await run((c) => c.xdel(deadKey(topic), id));
+    logger.info({ topic, dead_letter: id, new_id: newId }, 'dead letter replayed');
+    return { ok: true as const, newId: newId ?? '' };
+  }
+
+  async function purgeDeadLetters(topic: string, ids?: string[]): Promise<number> {
+    if (ids === undefined) {
+      const count = await run((c) => c.xlen(deadKey(topic)));
+      await run((c) => c.del(deadKey(topic)));
+      return count;
+    }
+    const valid = ids.filter((i) => STREAM_ID.test(i));
+    return valid.length ? run((c) => c.xdel(deadKey(topic), ...valid)) : 0;
   }
 
   async function pending(topic: string, group: string): Promise<number> {
@@ -235,6 +251,10 @@ export function createRedisBus(options: RedisBusOptions): Bus {
     publish,
     consume,
     deadLetters,
+    deadLetter,
+    deadLetterCount: (topic: string) => run((c) => c.xlen(deadKey(topic))),
+    replayDeadLetter,
+    purgeDeadLetters,
     pending,
     close,
     check,

@@ -35,7 +35,11 @@ export interface Subscription {
 
 export interface DeadLetter {
   id: string;
+  /** The payload, or its first DEAD_LETTER_PAYLOAD_BYTES when `truncated`. */
   payload: string;
+  payloadBytes: number;
+  payloadSha256: string;
+  truncated: boolean;
   reason: string;
   sourceId: string;
   group: string;
@@ -54,6 +58,21 @@ export interface Bus {
   ): Promise<Subscription>;
   /** Reads the newest dead-lettered messages of a topic. */
   deadLetters(topic: string, count?: number): Promise<DeadLetter[]>;
+  /** One dead letter of a topic by its id. */
+  deadLetter(topic: string, id: string): Promise<DeadLetter | undefined>;
+  /** How many dead letters the topic holds. */
+  deadLetterCount(topic: string): Promise<number>;
+  /**
+   * Validates a dead letter again with `parse`; when it passes, publishes it to the topic and
+   * removes it from dead-letter. Otherwise nothing changes and the reason comes back.
+   */
+  replayDeadLetter<T>(
+    topic: string,
+    id: string,
+    parse: PayloadParser<T>,
+  ): Promise<{ ok: true; newId: string } | { ok: false; reason: string } | undefined>;
+  /** Removes the given dead letters (all of the topic's when `ids` is omitted); how many went. */
+  purgeDeadLetters(topic: string, ids?: string[]): Promise<number>;
   /** Messages delivered to the group and not yet acknowledged. */
   pending(topic: string, group: string): Promise<number>;
   /** Resolves when the active Redis endpoint is healthy and answers; rejects naming each endpoint. */

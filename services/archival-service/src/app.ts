@@ -1,6 +1,6 @@
 import type { Logger, ReadinessReport } from '@chunk-archiver/common';
 import { healthPlugin } from '@chunk-archiver/http';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { ArchivalMetrics } from './metrics.js';
 
 export interface AppDeps {
@@ -14,7 +14,10 @@ export interface AppDeps {
 
 /** Builds the HTTP app from injected dependencies: health/ready/metrics, and the JSON metrics. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, disableRequestLogging: true });
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
   await app.register(healthPlugin, {
     service: 'archival-service',
     readiness: deps.readiness,

@@ -1,10 +1,11 @@
 import type { Logger, ReadinessReport } from '@chunk-archiver/common';
 import { healthPlugin } from '@chunk-archiver/http';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 import { tokenGuard } from './http/auth.js';
 import { errorsPlugin } from './http/errors.js';
+import { type OperatorRoutesOptions, operatorRoutes } from './http/operator-routes.js';
 import { type RestoreRoutesOptions, restoreRoutes } from './http/restore-routes.js';
 import { type RetentionRoutesOptions, retentionRoutes } from './http/retention-routes.js';
 
@@ -26,6 +27,8 @@ export interface AppDeps {
   trigger: RetentionRoutesOptions['trigger'];
   restore: RestoreRoutesOptions['restore'];
   release: RestoreRoutesOptions['release'];
+  retry: OperatorRoutesOptions['retry'];
+  deadLetters: OperatorRoutesOptions['deadLetters'];
 }
 
 /**
@@ -36,7 +39,7 @@ export interface AppDeps {
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024,
     // Unknown parameters are refused, not silently dropped: a typo should not look like success.
     ajv: {
@@ -63,6 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const guard = tokenGuard(deps);
   await app.register(retentionRoutes, { status: deps.status, trigger: deps.trigger, guard });
   await app.register(restoreRoutes, { restore: deps.restore, release: deps.release, guard });
+  await app.register(operatorRoutes, { retry: deps.retry, deadLetters: deps.deadLetters, guard });
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

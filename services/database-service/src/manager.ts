@@ -8,6 +8,8 @@ import { createConfirmationHandler } from './confirmations.js';
 import { UnknownTableError } from './errors.js';
 import { createManagedDatabase, type ManagedDatabase } from './managed-database.js';
 import { createRetentionMetrics } from './metrics.js';
+import { createDeadLetters } from './operations/dead-letters.js';
+import { type RetryInput, retryChunks } from './operations/retry.js';
 import { republishEverywhere } from './republish.js';
 import { createRestorer } from './restore/restorer.js';
 import { createScanner, type QueuedChunk, type Scanner } from './scanner.js';
@@ -169,6 +171,8 @@ export function createRetentionManager(options: ManagerOptions) {
       redis: options.bus.health(),
     }),
     readinessChecks: () => databaseChecks(databases),
+    retry: (input: RetryInput) => retryChunks(databases, input),
+    deadLetters: createDeadLetters(options.bus, options.secret),
     trigger: (input: { table: string; database?: string | undefined; dryRun: boolean }) =>
       trigger(databases, scanner, { ...input, dryRun: input.dryRun || config.dry_run }),
   };

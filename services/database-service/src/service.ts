@@ -80,6 +80,8 @@ export async function createRetentionService(
     trigger: (input) => manager.trigger(input),
     restore: (input) => manager.restorer.restore(input),
     release: (input) => manager.restorer.release(input),
+    retry: (input) => manager.retry(input),
+    deadLetters: manager.deadLetters,
     readiness: () =>
       runChecks({ redis: () => bus.check(), storage: () => store.ping(), ...manager.readinessChecks() }),
   });

@@ -2,7 +2,7 @@ import { silentLogger } from '@chunk-archiver/common';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
-import { RestoreError, UnknownTableError } from '../src/errors.js';
+import { OperatorError, RestoreError, UnknownTableError } from '../src/errors.js';
 
 async function app(apiToken?: string, more: { allowUnauthenticated?: boolean; warnings?: string[] } = {}) {
   const calls: unknown[] = [];
@@ -36,6 +36,34 @@ async function app(apiToken?: string, more: { allowUnauthenticated?: boolean; wa
     },
     release: async () => {
       throw new RestoreError('UNKNOWN_RESTORE', 'release: no restore 7');
+    },
+    retry: async (input) => {
+      calls.push(input);
+      if (input.id === '9')
+        throw new OperatorError(
+          'NOT_RETRYABLE',
+          'chunk 9 is requested; only failed or dead chunks are retried',
+          'id',
+        );
+      return [
+        {
+          database: 'metrics',
+          id: input.id ?? '1',
+          table: 'public.t',
+          chunk: 'public.c',
+          from_state: 'failed',
+        },
+      ];
+    },
+    deadLetters: {
+      list: async () => ({ counts: {}, dead_letters: [] }),
+      show: async (_topic, id) => {
+        throw new OperatorError('UNKNOWN_DEAD_LETTER', `no dead letter ${id}`, 'id');
+      },
+      replay: async () => {
+        throw new OperatorError('NOT_REPLAYABLE', 'still invalid: x'.repeat(2000), 'id');
+      },
+      purge: async (topic) => ({ topic: topic as never, purged: 0 }),
     },
   });
   return { instance, calls };
@@ -89,6 +117,12 @@ describe('database-service HTTP', () => {
       '/database/retention/trigger-archival',
       '/database/retention/restore',
       '/database/retention/restores/{id}/release',
+      '/database/retention/chunks/{id}/retry',
+      '/database/retention/retry',
+      '/database/retention/dead-letters',
+      '/database/retention/dead-letters/{topic}/{id}',
+      '/database/retention/dead-letters/{topic}/{id}/replay',
+      '/database/retention/dead-letters/{topic}',
     ]);
     expect(
       doc.paths['/database/retention/trigger-archival'].post.parameters.map((p: { name: string }) => p.name),
@@ -147,6 +181,72 @@ describe('database-service HTTP', () => {
     for (const res of [unknown, missing, badDb, extra, big, wrongType])
       expect(res.body).not.toMatch(/\bat .*\.(js|ts):\d+/);
     expect((await instance.inject('/nowhere')).statusCode).toBe(404);
+    await instance.close();
+  });
+
+  it('labels 405 and 413 as such, and bounds every error body', async () => {
+    const { instance } = await app();
+    const wrongMethod = await instance.inject({ method: 'GET', url: '/database/retention/trigger-archival' });
+    expect(wrongMethod.statusCode).toBe(405);
+    expect(wrongMethod.headers.allow).toBe('POST');
+    expect(wrongMethod.json()).toMatchObject({ error: 'Method Not Allowed' });
+    expect(wrongMethod.json().message).toContain('use POST');
+    const wrongOnParam = await instance.inject({ method: 'GET', url: '/database/retention/chunks/4/retry' });
+    expect(wrongOnParam.statusCode).toBe(405);
+    const big = await instance.inject({
+      method: 'POST',
+      url: '/database/retention/retry',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ reason: 'x'.repeat(64 * 1024) }),
+    });
+    expect(big.statusCode).toBe(413);
+    expect(big.json().error).toBe('Payload Too Large');
+    const huge = await instance.inject({
+      method: 'POST',
+      url: '/database/retention/dead-letters/database.archival.request/1-1/replay',
+    });
+    expect(huge.statusCode).toBe(409);
+    expect(huge.body.length).toBeLessThan(1_200);
+    expect(huge.json().message).toMatch(/… \(\d+ characters\)$/);
+    await instance.close();
+  });
+
+  it('retries chunks by id or by table with a reason, and answers a refusal naming it', async () => {
+    const { instance, calls } = await app();
+    const one = await instance.inject({
+      method: 'POST',
+      url: '/database/retention/chunks/4/retry?database=metrics',
+      payload: { reason: 'disk fixed' },
+    });
+    expect(one.statusCode).toBe(200);
+    expect(one.json().retried).toHaveLength(1);
+    expect(calls).toContainEqual({ id: '4', database: 'metrics', reason: 'disk fixed' });
+    const noReason = await instance.inject({
+      method: 'POST',
+      url: '/database/retention/chunks/4/retry',
+      payload: {},
+    });
+    expect(noReason.statusCode).toBe(400);
+    expect(noReason.json().message).toContain('reason');
+    const badState = await instance.inject({
+      method: 'POST',
+      url: '/database/retention/retry',
+      payload: { table: 't', state: 'requested', reason: 'r' },
+    });
+    expect(badState.statusCode).toBe(400);
+    expect(badState.json().message).toContain('state');
+    const refused = await instance.inject({
+      method: 'POST',
+      url: '/database/retention/chunks/9/retry',
+      payload: { reason: 'r' },
+    });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toMatchObject({
+      error: 'Conflict',
+      message: expect.stringContaining('only failed or dead'),
+    });
+    const missing = await instance.inject('/database/retention/dead-letters/database.archival.request/5-0');
+    expect(missing.statusCode).toBe(404);
     await instance.close();
   });
 

@@ -63,6 +63,25 @@ export async function requestedChunks(sql: Db): Promise<LedgerChunk[]> {
   >`select * from archiver.chunks where state = 'requested' order by requested_at, id`;
 }
 
+/** One chunk by its ledger id, whatever its state. */
+export async function chunkById(sql: Db, id: string): Promise<LedgerChunk | undefined> {
+  const [row] = await sql<LedgerChunk[]>`select * from archiver.chunks where id = ${id}`;
+  return row;
+}
+
+/** A table's chunks in any of `states` (every table when `table` is omitted), oldest first. */
+export async function chunksInStates(
+  sql: Db,
+  states: ChunkState[],
+  table?: { schema: string; name: string },
+): Promise<LedgerChunk[]> {
+  return sql<LedgerChunk[]>`
+    select * from archiver.chunks
+    where state = any(${states})
+      and (${table?.schema ?? null}::text is null or (table_schema = ${table?.schema ?? null} and table_name = ${table?.name ?? null}))
+    order by range_start, id`;
+}
+
 export async function findChunkByRequest(sql: Db, requestEventId: string): Promise<LedgerChunk | undefined> {
   const [row] = await sql<LedgerChunk[]>`
     select * from archiver.chunks where request_event_id = ${requestEventId}`;

@@ -157,3 +157,13 @@ export async function markDeadFromArchived(
     detail: message,
   });
 }
+
+/** failed|dead → pending by a person's decision, with their reason; the next scan requests it. */
+export function markRetried(sql: Db, id: string, reason: string): Promise<LedgerChunk | undefined> {
+  return transition(sql, id, {
+    from: ['failed', 'dead'],
+    to: 'pending',
+    set: sql`attempts = 0, next_attempt_at = null, last_error_code = 'RETRY_REQUESTED', last_error = ${reason}`,
+    detail: `retry requested: ${reason}`,
+  });
+}
