@@ -120,6 +120,8 @@ export async function retentionFlow(options: {
 
   return {
     bus,
+    /** The retention service's HTTP app (not listening: use inject). */
+    app: retention.app,
     manager,
     worker,
     config,

@@ -41,6 +41,9 @@ export interface DatabaseStatus {
   last_scan: ManagedDatabase['stats'];
   tables: TableStatus[];
   failures: Array<{
+    /** The ledger id: what `retry` takes. */
+    id: string;
+    table: string;
     chunk: string;
     state: string;
     attempts: number;
@@ -126,6 +129,8 @@ async function ledgerStatus(
       }
       for (const t of await troubledChunks(db.sql)) {
         failures.push({
+          id: String(t.id),
+          table: `${t.table_schema}.${t.table_name}`,
           chunk: `${t.chunk_schema}.${t.chunk_name}`,
           state: t.state,
           attempts: t.attempts,
