@@ -90,7 +90,11 @@ out.push(`
 Where the time goes: a killed worker's request comes back after the 3 s visibility timeout and
 its chunk lock after 3 s more; Redis restarted empty loses the requests in flight, which the
 manager sends again after its 10 s request timeout; the outages last 30 s, then failed chunks wait
-out the manager's 1–2 s back-off.
+out the manager's 1–2 s back-off. The Redis-failover runs have two \`redis-server\`s (primary,
+weight 2; standby, weight 1; health rounds every 0.5 s, fall-back after 3 s) and a request
+timeout of an hour: the primary is killed with requests unread in its stream, both services switch
+to the standby within a second, the manager sends every \`requested\` chunk again at once, and the
+primary restarted 1 s later is taken back after 3 s healthy; no chunk waited for the timeout.
 `);
 
 if (load.length) {
