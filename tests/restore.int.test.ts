@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { silentLogger } from '@chunk-archiver/common';
-import { auditArchive, buildApp, RestoreError } from '@chunk-archiver/database-service';
+import { auditArchive, buildApp, RESTORE_LOCK_CLASS, RestoreError } from '@chunk-archiver/database-service';
 import { type BlobStore, MANIFEST_SUFFIX } from '@chunk-archiver/storage';
 import { pgDatabase, startTimescale, type TimescaleHandle } from '@chunk-archiver/testkit';
 import postgres from 'postgres';
@@ -432,6 +432,17 @@ describe('restore of integer-range partitions', () => {
           (e: { code: number; stdout: string; stderr: string }) => e,
         );
       const args = ['--table', 'counters', '--from', '0', '--to', '2000', '--into', 'public.counters_copy'];
+      // Another restore into the same table holds it: this one is told so and changes nothing.
+      const holder = await sql.reserve();
+      await holder`select pg_advisory_lock(${RESTORE_LOCK_CLASS}::int, hashtext('public.counters_copy'))`;
+      const busy = await cli(...args);
+      await holder`select pg_advisory_unlock(${RESTORE_LOCK_CLASS}::int, hashtext('public.counters_copy'))`;
+      holder.release();
+      expect(busy.code).toBe(1);
+      expect(busy.stderr).toMatch(
+        /^error: another restore into public.counters_copy is running; try again when it has finished/,
+      );
+      expect(await sql`select count(*)::int as n from counters_copy`).toEqual([{ n: 0 }]);
       const ok = await cli(...args);
       expect(ok.code).toBe(0);
       expect((JSON.parse(ok.stdout) as { ok: boolean; objects: unknown[] }).objects).toHaveLength(2);
@@ -439,6 +450,14 @@ describe('restore of integer-range partitions', () => {
       const again = await cli(...args);
       expect(again.code).toBe(1);
       expect(again.stderr).toMatch(/^error: public.counters_copy already holds rows/);
+      // Refusals speak in the CLI's flags, not the HTTP body's fields.
+      expect(again.stderr).toContain('(--into)');
+      expect(again.stderr).toContain('(--skip-existing)');
+      const outside = await cli('--table', 'counters', '--from', '900000', '--to', '900100');
+      expect(outside.code).toBe(1);
+      expect(outside.stderr).toMatch(
+        /^error: no archived rows of public.counters in database main overlap \[900000, 900100\); its archive covers \[0, 2000\)/,
+      );
       expect((await cli('--table', 'counters', '--from', '0')).code).toBe(2);
     } finally {
       await flow?.stop();

@@ -6,19 +6,49 @@ import { ArchiverError } from './errors.js';
 /** Configuration that failed validation; the message names every offending key. */
 export class ConfigError extends ArchiverError {
   override name = 'ConfigError';
-  constructor(message: string) {
+  /** One `key.path: what is wrong` per problem. */
+  readonly problems: string[];
+  constructor(message: string, problems: string[] = [message]) {
     super('CONFIG_INVALID', message);
+    this.problems = problems;
+  }
+
+  /** Several problems of one source, each on its line. */
+  static of(source: string, problems: string[]): ConfigError {
+    return new ConfigError(
+      `invalid configuration (${source}):\n${problems.map((p) => `  ${p}`).join('\n')}`,
+      problems.map((p) => `${source}: ${p}`),
+    );
   }
 }
 
-export function formatIssues(error: z.ZodError, source: string): string {
-  const lines = error.issues.map((issue) => {
+export function issueLines(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
     const key = issue.path.length ? issue.path.map(String).join('.') : '(root)';
     const detail =
       issue.code === 'unrecognized_keys' ? `unknown key(s): ${issue.keys.join(', ')}` : issue.message;
-    return `  ${key}: ${detail}`;
+    return `${key}: ${detail}`;
   });
-  return `invalid configuration (${source}):\n${lines.join('\n')}`;
+}
+
+export function formatIssues(error: z.ZodError, source: string): string {
+  return `invalid configuration (${source}):\n${issueLines(error)
+    .map((l) => `  ${l}`)
+    .join('\n')}`;
+}
+
+/**
+ * A command's or service's entry: a configuration error prints one line per problem naming its
+ * key (no stack trace) and exits 2; anything else thrown is the caller's to handle.
+ */
+export async function exitOnConfigError<T>(work: () => T | Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const line of error.problems) process.stderr.write(`config error: ${line}\n`);
+    process.exit(2);
+  }
 }
 
 /** Reads a YAML file into a plain object; a missing path means "no file", not an error. */
@@ -60,12 +90,23 @@ export function loadConfig<S extends z.ZodType>(
 ): z.infer<S> {
   const env = options.env ?? process.env;
   const raw = readYamlFile(options.file);
+  const fromEnv = new Map<string, string>();
   for (const [variable, path] of Object.entries(options.overrides ?? {})) {
     const value = env[variable];
-    if (value !== undefined && value !== '') setPath(raw, path, value);
+    if (value === undefined || value === '') continue;
+    setPath(raw, path, value);
+    fromEnv.set(path, variable);
   }
   const result = schema.safeParse(raw);
-  if (!result.success) throw new ConfigError(formatIssues(result.error, options.file ?? 'environment'));
+  if (!result.success) {
+    // A key whose value came from an environment variable says so: that is where to fix it.
+    const lines = issueLines(result.error).map((line) => {
+      const key = line.slice(0, line.indexOf(':'));
+      const variable = fromEnv.get(key);
+      return variable ? `${key} (from ${variable})${line.slice(key.length)}` : line;
+    });
+    throw ConfigError.of(options.file ?? 'environment', lines);
+  }
   return result.data;
 }
 

@@ -2,7 +2,9 @@ export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js
 export {
   ConfigError,
   envBoolean,
+  exitOnConfigError,
   formatIssues,
+  issueLines,
   loadConfig,
   readYamlFile,
   SERVICE_ENV_OVERRIDES,

@@ -1,3 +1,4 @@
+import { ConfigError } from '@chunk-archiver/common';
 import postgres from 'postgres';
 import { z } from 'zod';
 import { PINNED_SETTINGS } from './session.js';
@@ -105,4 +106,44 @@ export function connectDatabase(
     },
   };
   return url ? postgres(url, common) : postgres(common);
+}
+
+/**
+ * Every `url_env`/`password_env` of the configured databases (and their read replicas) that names
+ * an environment variable which is not set, as `key.path: ...` lines: checked at start so the
+ * service refuses to run with the variable named, not on the first connection.
+ */
+export function missingEnvironment(
+  databases: Record<
+    string,
+    { url_env?: string | undefined; password_env?: string | undefined; read_replica?: unknown }
+  >,
+  env: NodeJS.ProcessEnv,
+): string[] {
+  const problems: string[] = [];
+  const check = (
+    path: string,
+    config: { url_env?: string | undefined; password_env?: string | undefined },
+  ) => {
+    for (const key of ['url_env', 'password_env'] as const) {
+      const variable = config[key];
+      if (variable && !env[variable])
+        problems.push(`${path}.${key}: environment variable ${variable} is not set`);
+    }
+  };
+  for (const [name, db] of Object.entries(databases)) {
+    check(`databases.${name}`, db);
+    if (db.read_replica && typeof db.read_replica === 'object')
+      check(`databases.${name}.read_replica`, db.read_replica as { url_env?: string; password_env?: string });
+  }
+  return problems;
+}
+
+/** Throws ConfigError naming each database key whose environment variable is not set. */
+export function requireEnvironment(
+  databases: Parameters<typeof missingEnvironment>[0],
+  env: NodeJS.ProcessEnv,
+): void {
+  const problems = missingEnvironment(databases, env);
+  if (problems.length) throw ConfigError.of('environment', problems);
 }

@@ -2,7 +2,9 @@ export {
   connectDatabase,
   type DatabaseConnectionConfig,
   databaseConnectionSchema,
+  missingEnvironment,
   poolSchema,
+  requireEnvironment,
   resolveUrl,
 } from './connection.js';
 export { PINNED_SETTINGS, pinSession, TIMESCALEDB_READ_SETTINGS } from './session.js';

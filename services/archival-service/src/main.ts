@@ -1,9 +1,15 @@
 #!/usr/bin/env node
-import { coerceError } from '@chunk-archiver/common';
+import { coerceError, exitOnConfigError } from '@chunk-archiver/common';
+import { requireEnvironment } from '@chunk-archiver/pg';
 import { loadArchivalConfig } from './config.js';
 import { createArchivalService } from './service.js';
 
-const config = loadArchivalConfig();
+// A bad key or an unset variable it names: one line each, exit 2, before anything connects.
+const config = await exitOnConfigError(() => {
+  const loaded = loadArchivalConfig();
+  requireEnvironment(loaded.databases, process.env);
+  return loaded;
+});
 const service = await createArchivalService(config);
 await service.start();
 

@@ -1,76 +1,25 @@
 #!/usr/bin/env node
 import { hostname, userInfo } from 'node:os';
-import { parseArgs } from 'node:util';
 import { createRedisBus, redisBusOptions } from '@chunk-archiver/bus';
-import { ArchiverError, coerceError, createLogger, type Logger } from '@chunk-archiver/common';
+import { coerceError, createLogger, exitOnConfigError, type Logger } from '@chunk-archiver/common';
+import { requireEnvironment } from '@chunk-archiver/pg';
 import { type BlobStore, createBlobStore } from '@chunk-archiver/storage';
 import { type AuditProgress, auditArchive } from './audit/audit-archive.js';
+import {
+  COMMANDS,
+  checkArguments,
+  inFlags,
+  knownTable,
+  type Options,
+  parse,
+  USAGE,
+  UsageError,
+} from './cli-args.js';
 import { loadRetentionConfig, type RetentionConfig } from './config.js';
 import { createManagedDatabase, type ManagedDatabase } from './managed-database.js';
-import { createRetentionManager } from './manager.js';
+import { createRetentionManager, type RetentionManager } from './manager.js';
+import type { RetryState } from './operations/retry.js';
 import { createRestorer } from './restore/restorer.js';
-
-const USAGE = `usage: database-service-cli <command> [options]
-
-commands:
-  scan      find expired chunks, record them and request archival (one pass)
-  status    print chunks by state per database and table
-  trigger   queue one table's expired chunks now (--table required)
-  restore   load archived chunks overlapping [--from, --to) back into --table (or --into)
-  release   delete the rows of a restore into a managed table again (--id), once they match the archive
-  verify    check every archived object under --prefix against its manifest; exit 1 on any problem
-
-options:
-  --config FILE      YAML configuration (default: $ARCHIVER_CONFIG)
-  --database NAME    only this configured database (restore/release: required when several)
-  --table NAME       table or schema.table
-  --dry-run          report what would be done; change nothing
-  --from TIME|INT    restore: start of the range (inclusive)
-  --to TIME|INT      restore: end of the range (exclusive)
-  --into S.TABLE     restore: into this existing table instead of --table
-  --skip-existing    restore: insert only rows not already there, instead of refusing
-  --id N             release: the restore id (from the restore output or archiver.restores)
-  --prefix P         verify: key prefix to walk (default: storage.prefix)
-  --deep             verify: also decode every value of every object
-  --json             verify: print the whole report as JSON
-  -h, --help`;
-
-const COMMANDS = ['scan', 'status', 'trigger', 'restore', 'release', 'verify'];
-
-class UsageError extends ArchiverError {
-  override name = 'UsageError';
-  constructor(message: string) {
-    super('USAGE', message);
-  }
-}
-
-type Options = ReturnType<typeof parse>['values'];
-
-function parse() {
-  return parseArgs({
-    allowPositionals: true,
-    options: {
-      config: { type: 'string' },
-      database: { type: 'string' },
-      table: { type: 'string' },
-      'dry-run': { type: 'boolean', default: false },
-      from: { type: 'string' },
-      to: { type: 'string' },
-      into: { type: 'string' },
-      'skip-existing': { type: 'boolean', default: false },
-      id: { type: 'string' },
-      prefix: { type: 'string' },
-      deep: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-}
-
-function required(values: Options, ...names: Array<'table' | 'from' | 'to' | 'id'>): void {
-  const missing = names.filter((n) => !values[n]);
-  if (missing.length) throw new UsageError(`missing ${missing.map((n) => `--${n}`).join(', ')}`);
-}
 
 /** Databases only, without Redis: restore and release need nothing else. */
 async function withDatabases<T>(
@@ -124,14 +73,19 @@ async function verify(store: BlobStore, config: RetentionConfig, values: Options
 async function main(): Promise<number> {
   const { positionals, values } = parse();
   const command = positionals[0];
-  if (values.help || !command || !COMMANDS.includes(command)) {
+  if (values.help || !command) {
     console.error(USAGE);
     return values.help ? 0 : 2;
   }
-  if (command === 'trigger' || command === 'restore') required(values, 'table');
-  if (command === 'restore') required(values, 'from', 'to');
-  if (command === 'release') required(values, 'id');
-  const config = loadRetentionConfig(process.env, values.config ?? process.env.ARCHIVER_CONFIG);
+  if (!COMMANDS.includes(command)) throw new UsageError(`unknown command "${command}" (see --help)`);
+  checkArguments(command, positionals, values);
+  const config = await exitOnConfigError(() => {
+    const loaded = loadRetentionConfig(process.env, values.config ?? process.env.ARCHIVER_CONFIG);
+    if (command !== 'verify' && command !== 'dead-letters') requireEnvironment(loaded.databases, process.env);
+    return loaded;
+  });
+  if (values.table && (command === 'scan' || command === 'trigger' || command === 'retry'))
+    knownTable(config, values.table, values.database);
   if (values['dry-run']) config.dry_run = true;
   const logger = createLogger({
     name: 'database-service-cli',
@@ -165,10 +119,22 @@ async function main(): Promise<number> {
         return report.ok ? 0 : 1;
       });
     }
-    return await busCommand(command, config, logger, store, values);
+    return await busCommand(command, config, logger, store, values, positionals);
   } finally {
     await store.close?.();
   }
+}
+
+async function deadLetterCommand(
+  manager: RetentionManager,
+  action: string,
+  values: Options,
+): Promise<unknown> {
+  const letters = manager.deadLetters;
+  if (action === 'list') return letters.list(values.topic);
+  if (action === 'show') return letters.show(values.topic!, values.id!);
+  if (action === 'replay') return letters.replay(values.topic!, values.id!);
+  return letters.purge(values.topic!, values.id);
 }
 
 async function busCommand(
@@ -177,6 +143,7 @@ async function busCommand(
   logger: Logger,
   store: BlobStore,
   values: Options,
+  positionals: string[],
 ): Promise<number> {
   const bus = createRedisBus(redisBusOptions(config.redis, logger));
   const manager = createRetentionManager({
@@ -192,6 +159,16 @@ async function busCommand(
     if (command === 'scan')
       output = await manager.scanner.scanOnce({ database: values.database, table: values.table });
     else if (command === 'status') output = await manager.status();
+    else if (command === 'dead-letters') output = await deadLetterCommand(manager, positionals[1]!, values);
+    else if (command === 'retry')
+      output = await manager.retry({
+        id: values.id,
+        table: values.table,
+        all: values.all,
+        state: values.state as RetryState | undefined,
+        database: values.database,
+        reason: `${values.reason!} (cli:${userInfo().username}@${hostname()})`,
+      });
     else
       output = await manager.trigger({
         table: values.table!,
@@ -211,7 +188,7 @@ main().then(
   (code) => process.exit(code),
   (error: unknown) => {
     const err = coerceError(error);
-    console.error(`error: ${err.message}`);
+    console.error(`error: ${inFlags(err.message)}`);
     process.exit(err instanceof UsageError ? 2 : 1);
   },
 );

@@ -8,4 +8,5 @@ export { RestoreError, UnknownTableError } from './errors.js';
 export { ledgerIdentity } from './ledger/identity.js';
 export type { ChunkState, LedgerChunk } from './ledger/types.js';
 export type { RetentionManager } from './manager.js';
+export { RESTORE_LOCK_CLASS } from './restore/restore.js';
 export { createRetentionService, type RetentionService, type RetentionServiceDeps } from './service.js';

@@ -1,9 +1,15 @@
 #!/usr/bin/env node
-import { coerceError } from '@chunk-archiver/common';
+import { coerceError, exitOnConfigError } from '@chunk-archiver/common';
+import { requireEnvironment } from '@chunk-archiver/pg';
 import { loadRetentionConfig } from './config.js';
 import { createRetentionService } from './service.js';
 
-const config = loadRetentionConfig();
+// A bad key or an unset variable it names: one line each, exit 2, before anything connects.
+const config = await exitOnConfigError(() => {
+  const loaded = loadRetentionConfig();
+  requireEnvironment(loaded.databases, process.env);
+  return loaded;
+});
 if (process.argv.includes('--dry-run')) config.dry_run = true;
 const service = await createRetentionService(config);
 await service.start();

@@ -57,12 +57,19 @@ export async function restoreRoutes(app: FastifyInstance, deps: RestoreRoutesOpt
             skip_existing: { type: 'boolean', default: false },
           },
         },
-        response: { 200: restoreReport, 400: errorBody, 401: errorBody, 404: errorBody, 409: errorBody },
+        response: {
+          200: restoreReport,
+          400: errorBody,
+          401: errorBody,
+          404: errorBody,
+          409: errorBody,
+          500: restoreReport,
+        },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const body = request.body;
-      return deps.restore({
+      const report = await deps.restore({
         table: body.table,
         from: body.from,
         to: body.to,
@@ -72,6 +79,9 @@ export async function restoreRoutes(app: FastifyInstance, deps: RestoreRoutesOpt
         skipExisting: body.skip_existing ?? false,
         requestedBy: 'http',
       });
+      // Some chunk could not be restored (each says why in objects[]): not a success.
+      if (!report.ok) return reply.code(500).send(report);
+      return report;
     },
   );
 

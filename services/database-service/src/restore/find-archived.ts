@@ -63,6 +63,28 @@ function refuseOverlaps(chunks: ArchivedChunk[], dimension: Dimension): void {
  * cannot be read or two objects hold overlapping ranges: restoring either way could lose or
  * duplicate rows without anyone noticing.
  */
+/** A range that no archived rows overlap: say what the archive does cover. */
+function nothingInRange(
+  input: { schema: string; table: string; database: string; from: string; to: string },
+  manifests: Array<{ manifest: Manifest }>,
+  dimension: Manifest['range']['dimension_type'],
+): RestoreError {
+  const held = manifests.filter(({ manifest: m }) => m.row_count > 0).map(({ manifest: m }) => m.range);
+  const starts = held
+    .map((r) => r.start)
+    .sort((a, b) => (boundOf(a, dimension) < boundOf(b, dimension) ? -1 : 1));
+  const ends = held
+    .map((r) => r.end)
+    .sort((a, b) => (boundOf(a, dimension) < boundOf(b, dimension) ? -1 : 1));
+  const span = held.length
+    ? `; its archive covers [${starts[0]}, ${ends.at(-1)})`
+    : '; its archived chunks are all empty';
+  return new RestoreError(
+    'NOTHING_ARCHIVED',
+    `no archived rows of ${input.schema}.${input.table} in database ${input.database} overlap [${input.from}, ${input.to})${span}`,
+  );
+}
+
 export async function findArchivedChunks(
   store: BlobStore,
   input: { prefix: string; database: string; schema: string; table: string; from: string; to: string },
@@ -108,6 +130,7 @@ export async function findArchivedChunks(
     .sort((a, b) =>
       boundOf(a.manifest.range.start, dimension) < boundOf(b.manifest.range.start, dimension) ? -1 : 1,
     );
+  if (chunks.length === 0) throw nothingInRange(input, manifests, dimension);
   // Chunks of different space partitions share a time range: only objects whose every dimension
   // overlaps could hold the same rows. So do two generations of one partition (dropped and
   // re-created under its name): each held rows of its own, told apart by the table's OID.

@@ -167,6 +167,37 @@ async function recordFailure(
 export async function restoreRange(deps: RestoreDeps, request: RestoreRequest): Promise<RestoreReport> {
   const source = parseTableName('table', request.table);
   const target = request.into ? parseTableName('into', request.into) : source;
+  if (request.dryRun) return restoreUnlocked(deps, request, source, target);
+  // Two restores into one table would each see the other's rows and fail on a checksum, or
+  // worse: one at a time, and the loser is told so.
+  const session = await deps.db.sql.reserve();
+  try {
+    const [lock] = await session<{ ok: boolean }[]>`
+      select pg_try_advisory_lock(${RESTORE_LOCK_CLASS}::int, hashtext(${name(target)})) as ok`;
+    if (!lock!.ok)
+      throw new RestoreError(
+        'RESTORE_RUNNING',
+        `another restore into ${name(target)} is running; try again when it has finished`,
+      );
+    try {
+      return await restoreUnlocked(deps, request, source, target);
+    } finally {
+      await session`select pg_advisory_unlock(${RESTORE_LOCK_CLASS}::int, hashtext(${name(target)}))`;
+    }
+  } finally {
+    session.release();
+  }
+}
+
+/** The advisory-lock class of "a restore into this table is running" (the key is hashtext of its name). */
+export const RESTORE_LOCK_CLASS = 724_311;
+
+async function restoreUnlocked(
+  deps: RestoreDeps,
+  request: RestoreRequest,
+  source: TableRef,
+  target: TableRef,
+): Promise<RestoreReport> {
   const intoSource = sameTable(source, target);
   await deps.db.ensureLedger();
   const selection = await findArchivedChunks(deps.store, {
