@@ -65,3 +65,19 @@ ensure_timescaledb() {
   echo "[env] installing TimescaleDB into the local PostgreSQL (about 2 minutes the first time)" >&2
   bash "$installer" >&2 || return 1
 }
+
+# Debian's chromium (the status page's browser test) and prometheus (promtool checks the alert
+# rules). Instant when both are there; otherwise one apt-get, as root.
+ensure_test_tools() {
+  local missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  echo "[env] installing ${missing[*]} from Debian (browser test, alert rules)" >&2
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "[env] not root: install ${missing[*]} with apt-get yourself" >&2
+    return 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 \
+    || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; }
+}

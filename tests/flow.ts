@@ -122,6 +122,8 @@ export async function retentionFlow(options: {
     bus,
     /** The retention service's HTTP app (not listening: use inject). */
     app: retention.app,
+    /** The archival service's Prometheus registry. */
+    archivalRegistry: archival.metrics.registry,
     manager,
     worker,
     config,

@@ -6,6 +6,7 @@ import type postgres from 'postgres';
 import type { RetentionConfig } from './config.js';
 import { createConfirmationHandler } from './confirmations.js';
 import { UnknownTableError } from './errors.js';
+import { registerLedgerMetrics } from './ledger-metrics.js';
 import { createManagedDatabase, type ManagedDatabase } from './managed-database.js';
 import { createRetentionMetrics } from './metrics.js';
 import { createDeadLetters } from './operations/dead-letters.js';
@@ -93,6 +94,7 @@ export function createRetentionManager(options: ManagerOptions) {
   const { config, logger } = options;
   const databases = new Map<string, ManagedDatabase>();
   const metrics = createRetentionMetrics(databases);
+  registerLedgerMetrics(metrics.registry, databases, options.bus);
   managedDatabases(options, metrics, databases);
   const context = {
     config,

@@ -119,6 +119,24 @@ export async function stateCounts(sql: Db): Promise<TableStateCounts[]> {
     from archiver.chunks group by table_schema, table_name, state order by table_schema, table_name, state`;
 }
 
+export interface TableAges {
+  table_schema: string;
+  table_name: string;
+  /** Seconds since the longest-waiting pending chunk became pending (null: none pending). */
+  pending_age_s: number | null;
+  /** Seconds since the oldest outstanding request was sent (null: none requested). */
+  requested_age_s: number | null;
+}
+
+/** How long the oldest pending chunk and the oldest request of each table have waited. */
+export async function tableAges(sql: Db): Promise<TableAges[]> {
+  return sql<TableAges[]>`
+    select table_schema, table_name,
+           extract(epoch from now() - min(updated_at) filter (where state = 'pending'))::float8 as pending_age_s,
+           extract(epoch from now() - min(requested_at) filter (where state = 'requested'))::float8 as requested_age_s
+    from archiver.chunks group by table_schema, table_name`;
+}
+
 /** The chunks that need attention: failed and dead, with their last error. */
 export async function troubledChunks(sql: Db, limit = 50): Promise<LedgerChunk[]> {
   return sql<LedgerChunk[]>`
