@@ -152,6 +152,19 @@ describe('CLI and service entry points say what is wrong', () => {
     const notAgain = await run(CLI, ['retry', '--id', chunk!.id, '--reason', 'again', '--config', config]);
     expect(notAgain.code).toBe(1);
     expect(notAgain.stderr).toContain('is pending; only failed or dead chunks are retried');
+    // The CLI's status is the ledger's truth: no counters of its own process, which scanned nothing.
+    const status = await run(CLI, ['status', '--config', config]);
+    expect(status.code, status.stderr).toBe(0);
+    const body = JSON.parse(status.stdout);
+    expect(body).toMatchObject({ rows_archived: 0, databases_failed: 0 });
+    expect(body).not.toHaveProperty('databases_processed');
+    expect(body.database_stats[0]).not.toHaveProperty('last_scan');
+    expect(body.database_stats[0]).not.toHaveProperty('since_start');
+    expect(body.database_stats[0].tables[0]).toMatchObject({
+      chunks: { pending: 1 },
+      oldest_pending: '2020-01-01T00:00:00.000Z',
+      oldest_requested: null,
+    });
     const listed = await run(CLI, ['dead-letters', 'list', '--config', config]);
     expect(listed.code, listed.stderr).toBe(0);
     expect(JSON.parse(listed.stdout).counts).toEqual({

@@ -63,9 +63,9 @@ async function scenario(backendName: string, archivalProcesses: number, partitio
     // The manager scans once at start-up; let that scan finish so the trigger below is what queues.
     for (let i = 0; i < 100; i++) {
       const s = (await (await fetch(`${manager.url}/database/retention/status`)).json()) as {
-        database_stats: Array<{ last_scan: { last_scan_finished_at: string | null } }>;
+        database_stats: Array<{ last_scan: { finished_at: string | null } }>;
       };
-      if (s.database_stats[0]?.last_scan.last_scan_finished_at) break;
+      if (s.database_stats[0]?.last_scan.finished_at) break;
       await new Promise((r) => setTimeout(r, 100));
     }
 
@@ -107,7 +107,7 @@ async function scenario(backendName: string, archivalProcesses: number, partitio
     const deadline = Date.now() + 90_000;
     let status:
       | {
-          records_archived: number;
+          rows_archived: number;
           database_stats: Array<{ tables: Array<{ chunks: Record<string, number> }> }>;
         }
       | undefined;
@@ -133,7 +133,7 @@ async function scenario(backendName: string, archivalProcesses: number, partitio
       expect(Number(row.row_count)).toBe(expected.length);
       expect(await parquetRows(backend.store, row.object_key)).toEqual(expected.map((r) => ({ ...r })));
     }
-    expect(status!.records_archived).toBe([...before.values()].reduce((n, rows) => n + rows.length, 0));
+    expect(status!.rows_archived).toBe([...before.values()].reduce((n, rows) => n + rows.length, 0));
     const [left] = await sql`select count(*)::int as n from audit`;
     expect(left!.n).toBe(1);
 

@@ -73,6 +73,20 @@ describe('operators: retry and dead letters without SQL or redis-cli', () => {
     const [jan, feb] = await flow.ledger('main');
     const status = (await flow.app.inject('/database/retention/status')).json();
     const failures = status.database_stats[0].failures as Array<{ id: string; error_code: string }>;
+    // Per-scan figures apart from the running totals; rows_archived the one name for archived rows.
+    expect(status.database_stats[0].last_scan).toMatchObject({
+      error: null,
+      discovered: 2,
+      requested: 2,
+      dropped: 0,
+    });
+    expect(status.database_stats[0].since_start).toMatchObject({
+      scans: 1,
+      chunks_discovered: 2,
+      chunks_requested: 2,
+    });
+    expect(status).toMatchObject({ rows_archived: 0 });
+    expect(status).not.toHaveProperty('records_archived');
     expect(failures.map((f) => f.id).sort()).toEqual([String(jan!.id), String(feb!.id)].sort());
 
     const res = await flow.app.inject({

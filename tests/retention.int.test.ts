@@ -118,12 +118,12 @@ describe('retention manager with the archival worker: native partitions on Azuri
     expect(events.map((e) => e.to_state)).toEqual(['requested', 'archived', 'dropped']);
 
     const status = (await flow.manager.status()) as {
-      records_archived: number;
+      rows_archived: number;
       databases_failed: number;
       database_stats: Array<{ tables: Array<{ table: string; chunks: Record<string, number> }> }>;
     };
     expect(status.databases_failed).toBe(0);
-    expect(status.records_archived).toBe(80000);
+    expect(status.rows_archived).toBe(80000);
     expect(status.database_stats[0]!.tables[0]).toMatchObject({
       table: 'public.audit',
       chunks: { dropped: 2, pending: 0, dead: 0 },

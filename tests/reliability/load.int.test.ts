@@ -29,11 +29,11 @@ describe('reliability: load', () => {
         database_stats: Array<{
           database: string;
           healthy?: boolean;
-          last_scan: { last_scan_error: string | null };
+          last_scan: { error: string | null };
         }>;
       };
       const db2 = status.database_stats.find((d) => d.database === 'db2');
-      expect(db2?.last_scan.last_scan_error).toBeTruthy();
+      expect(db2?.last_scan.error).toBeTruthy();
 
       await admin`alter database ${admin(down)} with allow_connections true`;
       const allSeconds = await cluster.waitConverged(started, 240_000);
@@ -51,7 +51,7 @@ describe('reliability: load', () => {
         chunks_per_minute: Math.round((healthyChunks / healthySeconds) * 60),
         rows_per_second: Math.round((healthyChunks * ROWS) / healthySeconds),
         all_converged_seconds: Math.round(allSeconds * 10) / 10,
-        db2_error_while_down: db2?.last_scan.last_scan_error?.slice(0, 120),
+        db2_error_while_down: db2?.last_scan.error?.slice(0, 120),
         peak_rss_mb: {
           'archival-service 1': Math.round((await workers[0]!.peakRss()) / 1048576),
           'archival-service 2': Math.round((await workers[1]!.peakRss()) / 1048576),

@@ -158,7 +158,7 @@ async function busCommand(
     let output: unknown;
     if (command === 'scan')
       output = await manager.scanner.scanOnce({ database: values.database, table: values.table });
-    else if (command === 'status') output = await manager.status();
+    else if (command === 'status') output = await manager.status({ ledgerOnly: true });
     else if (command === 'dead-letters') output = await deadLetterCommand(manager, positionals[1]!, values);
     else if (command === 'retry')
       output = await manager.retry({

@@ -16,6 +16,10 @@ export interface ScanStats {
   chunks_dropped: number;
   rows_archived: number;
   standby: boolean;
+  /** What the last scan found, requested and dropped (not since start). */
+  last_scan_discovered: number;
+  last_scan_requested: number;
+  last_scan_dropped: number;
 }
 
 /** Why a configured table is not run: found at every scan, shown in status, /ready and metrics. */
@@ -135,6 +139,9 @@ export function createManagedDatabase(
       chunks_requested: 0,
       chunks_dropped: 0,
       rows_archived: 0,
+      last_scan_discovered: 0,
+      last_scan_requested: 0,
+      last_scan_dropped: 0,
       standby: false,
     },
     async ensureLedger() {

@@ -168,9 +168,14 @@ export function createRetentionManager(options: ManagerOptions) {
     restorer,
     start: lifecycle.start,
     stop: lifecycle.stop,
-    status: async () => ({
-      ...(await retentionStatus(databases, config.dry_run, config.defaults.status_timeout_ms)),
-      redis: options.bus.health(),
+    status: async (options_: { ledgerOnly?: boolean } = {}) => ({
+      ...(await retentionStatus(
+        databases,
+        config.dry_run,
+        config.defaults.status_timeout_ms,
+        !options_.ledgerOnly,
+      )),
+      ...(options_.ledgerOnly ? {} : { redis: options.bus.health() }),
     }),
     readinessChecks: () => databaseChecks(databases),
     retry: (input: RetryInput) => retryChunks(databases, input),

@@ -135,6 +135,11 @@ async function scanDatabaseUnbounded(
   } finally {
     db.stats.last_scan_finished_at = new Date().toISOString();
     if (report.ok) db.stats.last_scan_error = null;
+    if (!(filter.dryRun ?? deps.config.dry_run)) {
+      db.stats.last_scan_discovered = report.discovered.length;
+      db.stats.last_scan_requested = report.requested.length;
+      db.stats.last_scan_dropped = report.dropped;
+    }
   }
 }
 

@@ -10,7 +10,10 @@ export interface TableStatus {
   kind: string;
   enabled: boolean;
   chunks: Record<ChunkState, number>;
+  /** The range start of the oldest chunk waiting to be requested (pending only). */
   oldest_pending: string | null;
+  /** The range start of the oldest chunk whose request is out, unanswered. */
+  oldest_requested: string | null;
   rows_archived: number;
   bytes_archived: number;
   /** Why the table is not run (a TimescaleDB retention policy on it); empty when it is. */
@@ -33,12 +36,35 @@ export interface WindowReport {
   removal_ms: number | null;
 }
 
+/** The last scan of this process: its own figures, not a running total. */
+export interface LastScan {
+  started_at: string | null;
+  finished_at: string | null;
+  error: string | null;
+  standby: boolean;
+  discovered: number;
+  requested: number;
+  dropped: number;
+}
+
+/** This process's running totals since it started (the ledger in `tables` is the durable truth). */
+export interface SinceStart {
+  scans: number;
+  scans_failed: number;
+  chunks_discovered: number;
+  chunks_requested: number;
+  chunks_dropped: number;
+  rows_archived: number;
+}
+
 export interface DatabaseStatus {
   database: string;
   ok: boolean;
   error: string | null;
   leader: boolean;
-  last_scan: ManagedDatabase['stats'];
+  /** Absent from the CLI's `status`, which reads the ledger only. */
+  last_scan?: LastScan;
+  since_start?: SinceStart;
   tables: TableStatus[];
   failures: Array<{
     /** The ledger id: what `retry` takes. */
@@ -53,8 +79,38 @@ export interface DatabaseStatus {
   }>;
 }
 
-async function databaseStatus(db: ManagedDatabase, timeoutMs: number): Promise<DatabaseStatus> {
-  const base = { database: db.name, leader: db.leader.isLeader(), last_scan: { ...db.stats } };
+function processViews(stats: ManagedDatabase['stats']): { last_scan: LastScan; since_start: SinceStart } {
+  return {
+    last_scan: {
+      started_at: stats.last_scan_started_at,
+      finished_at: stats.last_scan_finished_at,
+      error: stats.last_scan_error,
+      standby: stats.standby,
+      discovered: stats.last_scan_discovered,
+      requested: stats.last_scan_requested,
+      dropped: stats.last_scan_dropped,
+    },
+    since_start: {
+      scans: stats.scans,
+      scans_failed: stats.scans_failed,
+      chunks_discovered: stats.chunks_discovered,
+      chunks_requested: stats.chunks_requested,
+      chunks_dropped: stats.chunks_dropped,
+      rows_archived: stats.rows_archived,
+    },
+  };
+}
+
+async function databaseStatus(
+  db: ManagedDatabase,
+  timeoutMs: number,
+  withProcess: boolean,
+): Promise<DatabaseStatus> {
+  const base = {
+    database: db.name,
+    leader: db.leader.isLeader(),
+    ...(withProcess ? processViews(db.stats) : {}),
+  };
   const tables = new Map<string, TableStatus>(
     db.config.tables.map((t) => [
       `${t.schema}.${t.name}`,
@@ -64,6 +120,7 @@ async function databaseStatus(db: ManagedDatabase, timeoutMs: number): Promise<D
         enabled: t.enabled,
         chunks: Object.fromEntries(STATES.map((s) => [s, 0])) as Record<ChunkState, number>,
         oldest_pending: null,
+        oldest_requested: null,
         rows_archived: 0,
         bytes_archived: 0,
         conflicts: db.conflicts.get(`${t.schema}.${t.name}`) ?? [],
@@ -91,7 +148,7 @@ async function databaseStatus(db: ManagedDatabase, timeoutMs: number): Promise<D
 
 async function ledgerStatus(
   db: ManagedDatabase,
-  base: Pick<DatabaseStatus, 'database' | 'leader' | 'last_scan'>,
+  base: Pick<DatabaseStatus, 'database' | 'leader' | 'last_scan' | 'since_start'>,
   tables: Map<string, TableStatus>,
 ): Promise<DatabaseStatus> {
   {
@@ -102,10 +159,8 @@ async function ledgerStatus(
         const entry = tables.get(key);
         if (!entry) continue;
         entry.chunks[c.state] = c.chunks;
-        if (c.state === 'pending' || c.state === 'failed' || c.state === 'requested') {
-          if (c.oldest_range_start && (!entry.oldest_pending || c.oldest_range_start < entry.oldest_pending))
-            entry.oldest_pending = c.oldest_range_start;
-        }
+        if (c.state === 'pending') entry.oldest_pending = c.oldest_range_start;
+        if (c.state === 'requested') entry.oldest_requested = c.oldest_range_start;
         if (c.state === 'dropped' || c.state === 'archived') {
           entry.rows_archived += Number(c.rows ?? 0);
           entry.bytes_archived += Number(c.bytes ?? 0);
@@ -145,27 +200,31 @@ async function ledgerStatus(
   }
 }
 
-/** What `GET /database/retention/status` and the `status` command show. */
+/**
+ * What `GET /database/retention/status` shows, and (with `withProcess: false`, the ledger's truth
+ * only) the CLI's `status`: a CLI process has scanned nothing, so its own counters would mislead.
+ */
 export async function retentionStatus(
   databases: Map<string, ManagedDatabase>,
   dryRun: boolean,
   timeoutMs = 1_500,
+  withProcess = true,
 ) {
   const database_stats = await Promise.all(
-    [...databases.values()].map((db) => databaseStatus(db, timeoutMs)),
+    [...databases.values()].map((db) => databaseStatus(db, timeoutMs, withProcess)),
   );
+  const scanned = database_stats.filter((d) => d.ok && (d.since_start?.scans ?? 0) > 0);
   return {
     generated_at: new Date().toISOString(),
     dry_run: dryRun,
-    databases_processed: database_stats.filter((d) => d.ok && d.last_scan.scans > 0).length,
+    ...(withProcess
+      ? {
+          databases_processed: scanned.length,
+          tables_processed: scanned.reduce((n, d) => n + d.tables.filter((t) => t.enabled).length, 0),
+        }
+      : {}),
     databases_failed: database_stats.filter((d) => !d.ok).length,
-    tables_processed: database_stats
-      .filter((d) => d.ok && d.last_scan.scans > 0)
-      .reduce((n, d) => n + d.tables.filter((t) => t.enabled).length, 0),
-    records_archived: database_stats.reduce(
-      (n, d) => n + d.tables.reduce((m, t) => m + t.rows_archived, 0),
-      0,
-    ),
+    rows_archived: database_stats.reduce((n, d) => n + d.tables.reduce((m, t) => m + t.rows_archived, 0), 0),
     database_stats,
   };
 }
