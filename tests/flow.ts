@@ -42,6 +42,8 @@ export async function retentionFlow(options: {
   defaults?: Record<string, unknown>;
   /** ARCHIVER_EVENT_SECRET for both sides: events are signed and checked. */
   secret?: string;
+  /** The bearer token the retention service's mutating routes want. */
+  apiToken?: string;
 }) {
   const ns = await redisNamespace('flow');
   const bus: Bus = createRedisBus({ redis: { url: ns.url }, keyPrefix: ns.prefix });
@@ -72,6 +74,7 @@ export async function retentionFlow(options: {
     pools,
     leaderElection: options.leaderElection ?? false,
     secret: options.secret,
+    ...(options.apiToken ? { apiToken: options.apiToken } : {}),
     consumer: 'manager-1',
     listen: false,
   });

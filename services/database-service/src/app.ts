@@ -8,6 +8,7 @@ import { errorsPlugin } from './http/errors.js';
 import { type OperatorRoutesOptions, operatorRoutes } from './http/operator-routes.js';
 import { type RestoreRoutesOptions, restoreRoutes } from './http/restore-routes.js';
 import { type RetentionRoutesOptions, retentionRoutes } from './http/retention-routes.js';
+import { statusPage } from './http/status-page.js';
 
 export { isLoopback } from './http/auth.js';
 
@@ -67,6 +68,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(retentionRoutes, { status: deps.status, trigger: deps.trigger, guard });
   await app.register(restoreRoutes, { restore: deps.restore, release: deps.release, guard });
   await app.register(operatorRoutes, { retry: deps.retry, deadLetters: deps.deadLetters, guard });
+  await app.register(statusPage);
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -1,7 +1,14 @@
 import { coerceError, withDeadline } from '@chunk-archiver/common';
 import type { ChunkState } from './ledger/types.js';
 import type { ManagedDatabase, TableConflict } from './managed-database.js';
-import { latestWindows, ledgerExists, stateCounts, troubledChunks, waitingDrops } from './sql/ledger.js';
+import {
+  latestWindows,
+  ledgerExists,
+  nextDue,
+  stateCounts,
+  troubledChunks,
+  waitingDrops,
+} from './sql/ledger.js';
 
 const STATES: ChunkState[] = ['pending', 'requested', 'archived', 'dropped', 'failed', 'dead'];
 
@@ -66,6 +73,8 @@ export interface DatabaseStatus {
   last_scan?: LastScan;
   since_start?: SinceStart;
   tables: TableStatus[];
+  /** What the next scans will request, soonest first. */
+  next_due: Array<{ id: string; table: string; chunk: string; state: string; due_at: string | null }>;
   failures: Array<{
     /** The ledger id: what `retry` takes. */
     id: string;
@@ -141,6 +150,7 @@ async function databaseStatus(
       ok: false,
       error: coerceError(err).message,
       tables: [...tables.values()],
+      next_due: [],
       failures: [],
     };
   }
@@ -153,6 +163,7 @@ async function ledgerStatus(
 ): Promise<DatabaseStatus> {
   {
     const failures: DatabaseStatus['failures'] = [];
+    const next_due: DatabaseStatus['next_due'] = [];
     if (await ledgerExists(db.sql)) {
       for (const c of await stateCounts(db.sql)) {
         const key = `${c.table_schema}.${c.table_name}`;
@@ -182,6 +193,15 @@ async function ledgerStatus(
           removal_ms: w.removal_ms,
         });
       }
+      for (const d of await nextDue(db.sql)) {
+        next_due.push({
+          id: String(d.id),
+          table: `${d.table_schema}.${d.table_name}`,
+          chunk: `${d.chunk_schema}.${d.chunk_name}`,
+          state: d.state,
+          due_at: d.next_attempt_at?.toISOString() ?? null,
+        });
+      }
       for (const t of await troubledChunks(db.sql)) {
         failures.push({
           id: String(t.id),
@@ -196,7 +216,7 @@ async function ledgerStatus(
       }
     }
     const error = db.stats.last_scan_error;
-    return { ...base, ok: error === null, error, tables: [...tables.values()], failures };
+    return { ...base, ok: error === null, error, tables: [...tables.values()], next_due, failures };
   }
 }
 

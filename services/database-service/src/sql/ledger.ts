@@ -137,6 +137,15 @@ export async function tableAges(sql: Db): Promise<TableAges[]> {
     from archiver.chunks group by table_schema, table_name`;
 }
 
+/** The chunks the next scans will request, soonest first: pending, and failed whose back-off ends. */
+export async function nextDue(sql: Db, limit = 10): Promise<LedgerChunk[]> {
+  return sql<LedgerChunk[]>`
+    select * from archiver.chunks
+    where state = 'pending' or (state = 'failed' and next_attempt_at is not null)
+    order by coalesce(next_attempt_at, updated_at), range_start
+    limit ${limit}`;
+}
+
 /** The chunks that need attention: failed and dead, with their last error. */
 export async function troubledChunks(sql: Db, limit = 50): Promise<LedgerChunk[]> {
   return sql<LedgerChunk[]>`
