@@ -12,8 +12,14 @@ import postgres from 'postgres';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dataDir = join(root, '.data', 'local');
-const pgUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const demoDb = 'chunk_archiver_demo';
+const postgresPort = Number(process.env.POSTGRES_PORT ?? 5432);
+const pgUrl = process.env.DATABASE_URL ?? `postgres://postgres@127.0.0.1:${postgresPort}/postgres`;
+// The TimescaleDB demo's server: the same PostgreSQL unless TIMESCALE_PORT (or TIMESCALEDB_URL) says otherwise.
+const timescalePort = Number(process.env.TIMESCALE_PORT ?? postgresPort);
+const demoDb = process.env.DEMO_DATABASE ?? 'chunk_archiver_demo';
+const tsDb = process.env.DEMO_TIMESCALE_DATABASE ?? `${demoDb}_tsdb`;
+/** Written on every database this script creates: the only ones it will ever drop. */
+const MARK = 'chunk-archiver demo database, created by ./dev start; dropped and re-created at each start';
 const storageBackend = process.env.STORAGE_BACKEND ?? 'azure';
 const ports = {
   database: Number(process.env.DATABASE_SERVICE_PORT ?? 3000),
@@ -23,6 +29,30 @@ const say = (message) => console.log(`[start] ${message}`);
 
 await mkdir(dataDir, { recursive: true });
 
+/**
+ * A fresh demo database: one this script made before (it carries MARK) is dropped and made again;
+ * any other database of that name is left alone and the start stops, naming the variable to change.
+ */
+async function freshDatabase(adminUrl, name, variable) {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const [found] = await admin`
+      select shobj_description(oid, 'pg_database') as mark from pg_database where datname = ${name}`;
+    if (found && found.mark !== MARK) {
+      console.error(
+        `[start] database ${name} exists and was not created by ./dev start; it is left alone. ` +
+          `Choose another name: ${variable}=<name> ./dev start`,
+      );
+      process.exit(2);
+    }
+    if (found) await admin`drop database ${admin(name)} with (force)`;
+    await admin`create database ${admin(name)}`;
+    await admin.unsafe(`comment on database "${name.replaceAll('"', '""')}" is '${MARK}'`);
+  } finally {
+    await admin.end();
+  }
+}
+
 // 1. Storage: Azurite unless another backend is chosen.
 const azurite =
   storageBackend === 'azure'
@@ -31,10 +61,7 @@ const azurite =
 if (azurite) say(`Azurite blob service on 127.0.0.1:${azurite.port} (data in .data/local/azurite)`);
 
 // 2. A demo PostgreSQL database with a natively partitioned audit table, 30 monthly partitions back.
-const admin = postgres(pgUrl, { max: 1, onnotice: () => {} });
-await admin`drop database if exists ${admin(demoDb)} with (force)`;
-await admin`create database ${admin(demoDb)}`;
-await admin.end();
+await freshDatabase(pgUrl, demoDb, 'DEMO_DATABASE');
 const demoUrl = new URL(pgUrl);
 demoUrl.pathname = `/${demoDb}`;
 const demo = postgres(demoUrl.toString(), { max: 1, onnotice: () => {} });
@@ -58,16 +85,13 @@ say(`demo database ${demoDb}: audit_log with 32 monthly partitions, 150,000 rows
 
 // 3. TimescaleDB: a real server from TIMESCALEDB_URL, else a demo database on this machine's
 // PostgreSQL, which ./dev has given the real extension (../shared/timescaledb/install.sh).
-const tsDb = 'chunk_archiver_demo_tsdb';
 let tsUrl = process.env.TIMESCALEDB_URL;
 if (!tsUrl) {
-  const tsAdmin = postgres(pgUrl, { max: 1, onnotice: () => {} });
-  await tsAdmin`drop database if exists ${tsAdmin(tsDb)} with (force)`;
-  await tsAdmin`create database ${tsAdmin(tsDb)}`;
-  await tsAdmin.end();
-  const url = new URL(pgUrl);
-  url.pathname = `/${tsDb}`;
-  tsUrl = url.toString();
+  const server = new URL(pgUrl);
+  server.port = String(timescalePort);
+  await freshDatabase(server.toString(), tsDb, 'DEMO_TIMESCALE_DATABASE');
+  server.pathname = `/${tsDb}`;
+  tsUrl = server.toString();
 }
 const ts = postgres(tsUrl, { max: 1, onnotice: () => {} });
 await ts`create extension if not exists timescaledb`;
@@ -90,7 +114,8 @@ const storage = {
   backend: storageBackend,
   prefix: 'archive',
   azure: { container: 'archive' },
-  local: { path: join(dataDir, 'archive') },
+  // Local disk: objects under .data/local/archive/ (the container) + archive/ (the prefix).
+  local: { path: dataDir, container: 'archive' },
 };
 const databaseServiceConfig = {
   service: { port: ports.database },
