@@ -2,7 +2,7 @@ import { coerceError, type Logger, sleep } from '@chunk-archiver/common';
 import type { RedisClient } from './connection.js';
 import type { Endpoint } from './endpoint.js';
 import { PoisonMessageError } from './errors.js';
-import type { EndpointSet } from './failover.js';
+import { type EndpointSet, runOn as on } from './failover.js';
 import { entryField, type StreamEntry } from './stream-entry.js';
 import type { ConsumeOptions, Handler, Subscription } from './types.js';
 
@@ -17,22 +17,6 @@ interface ConsumerDeps<T> {
   logger: Logger;
   /** Moves an entry of `endpoint`'s stream to its dead-letter stream. */
   deadLetter: (endpoint: Endpoint, entry: StreamEntry, reason: string, deliveries: number) => Promise<void>;
-}
-
-/** Runs a command on `endpoint`, telling its circuit how it went. */
-async function on<T>(
-  set: EndpointSet,
-  endpoint: Endpoint,
-  command: (c: RedisClient) => Promise<T>,
-): Promise<T> {
-  try {
-    const result = await command(endpoint.commands);
-    set.record(endpoint);
-    return result;
-  } catch (error) {
-    set.record(endpoint, error);
-    throw error;
-  }
 }
 
 interface Attachment {

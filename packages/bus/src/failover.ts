@@ -243,3 +243,19 @@ export function createEndpointSet(options: {
 }
 
 export type EndpointSet = ReturnType<typeof createEndpointSet>;
+
+/** Runs a command on `endpoint`, telling its circuit how it went. */
+export async function runOn<T>(
+  set: EndpointSet,
+  endpoint: Endpoint,
+  command: (c: RedisClient) => Promise<T>,
+): Promise<T> {
+  try {
+    const result = await command(endpoint.commands);
+    set.record(endpoint);
+    return result;
+  } catch (error) {
+    set.record(endpoint, error);
+    throw error;
+  }
+}

@@ -16,7 +16,7 @@ import { startConsumer } from './consumer.js';
 import { deadLetterFields, readDeadLetter, replayable, toDeadLetter } from './dead-letters.js';
 import { type Endpoint, isTransient } from './endpoint.js';
 import { BusClosedError, RedisUnavailableError } from './errors.js';
-import { createEndpointSet, type EndpointSet } from './failover.js';
+import { createEndpointSet, type EndpointSet, runOn } from './failover.js';
 import { entryField, type StreamEntry } from './stream-entry.js';
 import type { Bus, ConsumeOptions, DeadLetter, Handler, PayloadParser, Subscription } from './types.js';
 
@@ -56,13 +56,9 @@ function endpointsOf(options: RedisBusOptions): RedisEndpointConfig[] {
  */
 async function withRetries<T>(set: EndpointSet, command: (c: RedisClient) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const endpoint = set.active();
     try {
-      const result = await command(endpoint.commands);
-      set.record(endpoint);
-      return result;
+      return await runOn(set, set.active(), command);
     } catch (error) {
-      set.record(endpoint, error);
       if (!isTransient(coerceError(error)) || attempt >= set.settings.command_attempts) throw error;
       if (!(await sleep(set.retryDelay(attempt), set.signal))) throw error;
     }
