@@ -66,9 +66,28 @@ function toIssues(error: z.ZodError): FieldIssue[] {
   }));
 }
 
+/**
+ * An object with neither `schema_version` nor `event_id` is no event of this contract at all
+ * (another producer's, such as the archiver this product replaces): say so, with the fields it
+ * has, rather than list every field of ours it lacks.
+ */
+function foreign<T>(value: unknown): ParseResult<T> | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  if ('schema_version' in value || 'event_id' in value) return undefined;
+  const fields = Object.keys(value).slice(0, 12).join(', ') || 'none';
+  return fail(
+    'EVENT_INVALID',
+    '(root)',
+    `not an event of this contract (no schema_version, no event_id; its fields: ${fields}): ` +
+      'another producer, such as the earlier archiver? see docs/migration.md',
+  );
+}
+
 function parseWith<T>(schema: z.ZodType<T>, input: unknown, options: ParseOptions): ParseResult<T> {
   const decoded = decode(input);
   if (!decoded.ok) return decoded as ParseResult<T>;
+  const other = foreign<T>(decoded.value);
+  if (other) return other;
   const result = schema.safeParse(decoded.value);
   if (!result.success)
     return { ok: false, error: new EventValidationError('EVENT_INVALID', toIssues(result.error)) };
@@ -98,6 +117,8 @@ export function parseArchivalConfirmation(
   // Choose the branch by status first: a plain union would report the errors of both branches.
   const decoded = decode(input);
   if (!decoded.ok) return decoded as ParseResult<ArchivalConfirmation>;
+  const other = foreign<ArchivalConfirmation>(decoded.value);
+  if (other) return other;
   const status = (decoded.value as { data?: { status?: unknown } } | null)?.data?.status;
   const schema = status === 'FAILED' ? archivalFailureSchema : archivalSuccessSchema;
   if (status !== 'SUCCESS' && status !== 'FAILED') {

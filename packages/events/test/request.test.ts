@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { buildArchivalRequest, MAX_EVENT_BYTES, parseArchivalRequest } from '../src/index.js';
+import {
+  buildArchivalRequest,
+  MAX_EVENT_BYTES,
+  parseArchivalConfirmation,
+  parseArchivalRequest,
+} from '../src/index.js';
 import { requestData, requestEvent } from './fixtures.js';
 
 function fieldsOf(result: ReturnType<typeof parseArchivalRequest>) {
@@ -61,6 +66,18 @@ describe('parseArchivalRequest', () => {
     const extra = parseArchivalRequest(requestEvent({}, { connection_string: 'postgres://x' }));
     expect(extra.ok).toBe(false);
     if (!extra.ok) expect(extra.error.message).toContain('connection_string');
+  });
+
+  it('says an object of another producer is no event of this contract, naming the fields it has', () => {
+    const legacy = { table_name: 'metrics', chunk_name: '_hyper_1_1_chunk', status: 'requested' };
+    for (const parse of [parseArchivalRequest, parseArchivalConfirmation]) {
+      const result = parse(JSON.stringify(legacy));
+      expect(result.ok).toBe(false);
+      if (!result.ok)
+        expect(result.error.message).toBe(
+          'EVENT_INVALID: (root): not an event of this contract (no schema_version, no event_id; its fields: table_name, chunk_name, status): another producer, such as the earlier archiver? see docs/migration.md',
+        );
+    }
   });
 
   it('refuses a database name that looks like a connection string and identifiers with control characters', () => {
