@@ -32,6 +32,20 @@ async function app(apiToken?: string, more: { allowUnauthenticated?: boolean; wa
       if (input.from === 'bad')
         throw new RestoreError('BAD_BOUND', 'from: "bad" is not a time', { field: 'from' });
       if (input.table === 'busy') throw new RestoreError('ROWS_EXIST', 'public.busy already holds rows');
+      if (input.table === 'partial')
+        return {
+          database: 'metrics',
+          source: 'public.partial',
+          target: 'public.partial',
+          from: input.from,
+          to: input.to,
+          dry_run: false,
+          skip_existing: false,
+          covered: null,
+          held: false,
+          objects: [],
+          ok: false,
+        };
       throw new Error('connection to 10.0.0.5 refused: password=hunter2');
     },
     release: async () => {
@@ -287,6 +301,10 @@ describe('database-service HTTP', () => {
     expect(bad.statusCode).toBe(400);
     expect(bad.json().message).toBe('from: "bad" is not a time');
     expect((await post({ table: 'busy', from: '2020-01-01', to: '2020-02-01' })).statusCode).toBe(409);
+    // A restore that ran but could not bring every chunk back is no success: 500, with its report.
+    const partial = await post({ table: 'partial', from: '2020-01-01', to: '2020-02-01' });
+    expect(partial.statusCode).toBe(500);
+    expect(partial.json()).toMatchObject({ ok: false, source: 'public.partial' });
     const failed = await post({ table: 'other', from: '2020-01-01', to: '2020-02-01' });
     expect(failed.statusCode).toBe(500);
     expect(failed.body).not.toContain('hunter2');
