@@ -89,6 +89,8 @@ export const STANDBY_FAILOVER = {
   health_check_timeout_ms: 300,
   failover_attempts: 2,
   failover_delay_s: 0.2,
+  // A circuit opened by the commands that failed around the kill must not outlast the fall-back.
+  grace_period_s: 1,
   auto_fallback_interval_s: 3,
 };
 
