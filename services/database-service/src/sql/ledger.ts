@@ -6,6 +6,13 @@ import type { ChunkState, LedgerChunk } from '../ledger/types.js';
 type Db = postgres.Sql | postgres.TransactionSql;
 
 /**
+ * Oldest range first. Bounds are stored as text: ISO timestamps sort as text, integer bounds must
+ * sort as numbers ('10000' is not before '2000').
+ */
+const byRange = (sql: Db) =>
+  sql`(case when dimension_type = 'integer' then range_start::numeric end) nulls last, range_start`;
+
+/**
  * Ledger reads, and the two writes that are not transitions (new chunks, a deferred drop's
  * reason). Every state change is in transitions.ts.
  */
@@ -38,7 +45,7 @@ export async function insertDiscovered(
 export async function tableLedger(sql: Db, table: { schema: string; name: string }): Promise<LedgerChunk[]> {
   return sql<LedgerChunk[]>`
     select * from archiver.chunks where table_schema = ${table.schema} and table_name = ${table.name}
-    order by range_start, chunk_name`;
+    order by ${byRange(sql)}, chunk_name`;
 }
 
 /** Chunks due for a request: pending, or failed with their back-off elapsed; oldest range first. */
@@ -51,11 +58,10 @@ export async function dueChunks(
     select * from archiver.chunks
     where table_schema = ${table.schema} and table_name = ${table.name}
       and (state = 'pending' or (state = 'failed' and next_attempt_at <= now()))
-    order by range_start
+    order by ${byRange(sql)}
     limit ${limit}`;
 }
 
-/** The ledger row a request was published for: a confirmation is matched by this, never by name. */
 /** Chunks waiting for a confirmation, oldest request first. */
 export async function requestedChunks(sql: Db): Promise<LedgerChunk[]> {
   return sql<
@@ -79,9 +85,10 @@ export async function chunksInStates(
     select * from archiver.chunks
     where state = any(${states})
       and (${table?.schema ?? null}::text is null or (table_schema = ${table?.schema ?? null} and table_name = ${table?.name ?? null}))
-    order by range_start, id`;
+    order by ${byRange(sql)}, id`;
 }
 
+/** The ledger row a request was published for: a confirmation is matched by this, never by name. */
 export async function findChunkByRequest(sql: Db, requestEventId: string): Promise<LedgerChunk | undefined> {
   const [row] = await sql<LedgerChunk[]>`
     select * from archiver.chunks where request_event_id = ${requestEventId}`;
@@ -115,7 +122,8 @@ export interface TableStateCounts {
 export async function stateCounts(sql: Db): Promise<TableStateCounts[]> {
   return sql<TableStateCounts[]>`
     select table_schema, table_name, state, count(*)::int as chunks, sum(row_count)::text as rows,
-           sum(bytes)::text as bytes, min(range_start) as oldest_range_start
+           sum(bytes)::text as bytes,
+           (array_agg(range_start order by ${byRange(sql)}))[1] as oldest_range_start
     from archiver.chunks group by table_schema, table_name, state order by table_schema, table_name, state`;
 }
 
@@ -142,7 +150,7 @@ export async function nextDue(sql: Db, limit = 10): Promise<LedgerChunk[]> {
   return sql<LedgerChunk[]>`
     select * from archiver.chunks
     where state = 'pending' or (state = 'failed' and next_attempt_at is not null)
-    order by coalesce(next_attempt_at, updated_at), range_start
+    order by coalesce(next_attempt_at, updated_at), ${byRange(sql)}
     limit ${limit}`;
 }
 
@@ -156,7 +164,7 @@ export async function troubledChunks(sql: Db, limit = 50): Promise<LedgerChunk[]
 export async function waitingDrops(sql: Db, limit = 50): Promise<LedgerChunk[]> {
   return sql<LedgerChunk[]>`
     select * from archiver.chunks where state = 'archived' and last_error_code is not null
-    order by range_start limit ${limit}`;
+    order by ${byRange(sql)} limit ${limit}`;
 }
 
 /** Chunks whose archive was verified but whose drop did not finish (a crash, a lock timeout, a wait). */
