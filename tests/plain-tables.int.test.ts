@@ -139,6 +139,30 @@ describe('plain tables: time windows archived, verified and deleted', () => {
     );
   }
 
+  it('window_pause_ms spaces the removals from one table, without holding up a confirmation', async () => {
+    await setUp('plain_pause', AUDIT_LOGS);
+    await createAuditLogs(sql!, 5_000);
+    const PAUSE_MS = 1_500;
+    const f = await startFlow(
+      { ...AUDIT_LOGS, target_rows: 1_000, window_pause_ms: PAUSE_MS },
+      { chunks_per_scan: 10 },
+    );
+    await f.worker.start();
+    await f.manager.start();
+    await f.waitFor(async () => {
+      const windows = await f.ledger('main');
+      const [left] =
+        await sql!`select count(*)::int as n from audit_logs where at < now() - interval '30 days'`;
+      return left!.n === 0 && windows.length >= 4 && windows.every((w) => w.state === 'dropped');
+    }, 'every expired window removed');
+    const removals = await sql!<{ at: Date }[]>`
+      select at from archiver.chunk_events where to_state = 'dropped' order by at`;
+    expect(removals.length).toBeGreaterThanOrEqual(4);
+    const gaps = removals.slice(1).map((r, i) => r.at.getTime() - removals[i]!.at.getTime());
+    // The reservation is taken just before each removal's transaction starts.
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(PAUSE_MS - 50);
+  }, 60_000);
+
   it('a late insert into the window between archive and delete: nothing deleted, archived again with it, then removed', async () => {
     const { f, confirmation } = await archivedWindow('plain_late');
     await sql!`insert into audit_logs values (999999, '2020-01-01 00:05:00+00', 'late writer', 1.5, null)`;

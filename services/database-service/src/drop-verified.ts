@@ -1,4 +1,4 @@
-import { failpoint, sleep } from '@chunk-archiver/common';
+import { failpoint } from '@chunk-archiver/common';
 import {
   chunkContentChecksum,
   chunkStorage,
@@ -33,6 +33,7 @@ export type DropOutcome =
   | 'not-archived'
   | 'vanished'
   | 'waiting-for-aggregate'
+  | 'waiting-for-pause'
   | 'dry-run';
 
 type Tx = postgres.TransactionSql;
@@ -55,7 +56,7 @@ export async function dropVerifiedChunk(
   if (outcome.result === 'dropped' && outcome.window) {
     const { schema, name, removalMs } = outcome.window;
     db.lastWindows.set(`${schema}.${name}`, { rows: outcome.rows ?? 0, removalMs });
-    await afterWindowRemoval(db, outcome.window);
+    afterWindowRemoval(db, outcome.window);
     return outcome.result;
   }
   if (outcome.result === 'dropped' && options.analyzeAfterDrop && outcome.parent) {
@@ -79,23 +80,53 @@ interface InTransaction {
 /** Tables (`schema.table`) with a VACUUM after archival running now: one at a time each. */
 const vacuuming = new Set<string>();
 
-/**
- * After a window's removal: a wake for the scanner, which cuts and requests the next windows now
- * instead of at the next interval, after the pause between windows; and once the table has no
- * open window left, VACUUM (ANALYZE or FULL, as configured) in the background, so a long one
- * never holds up confirmations (the server's statement_timeout bounds it).
- */
-async function afterWindowRemoval(
-  db: ManagedDatabase,
-  table: { schema: string; name: string; oid: string },
-): Promise<void> {
+function settingsOf(db: ManagedDatabase, table: { schema: string; name: string }) {
   const config = db.config.tables.find(
     (t) => t.kind === 'table' && t.schema === table.schema && t.name === table.name,
   );
-  const settings = config ? windowSettings(config) : undefined;
+  return config ? windowSettings(config) : undefined;
+}
+
+/** When the next removal from each plain table (`database/schema.table`) may start. */
+const nextRemovalAt = new Map<string, number>();
+
+/** Wakes the scanner after `ms` without holding anything up (a confirmation, say). */
+function wakeLater(db: ManagedDatabase, ms: number): void {
+  if (ms <= 0) db.wake();
+  else setTimeout(() => db.wake(), ms).unref();
+}
+
+/**
+ * `window_pause_ms` is the least time between two removals from one table. A removal due sooner
+ * is not waited for here (that would hold a confirmation): the window stays archived, says why,
+ * and the scanner is woken when the pause is over to remove it. JavaScript runs this check and
+ * the reservation with nothing in between, and only the leader removes, so two removals of one
+ * table never both pass it.
+ */
+function pauseRefusal(db: ManagedDatabase, row: LedgerChunk): string | undefined {
+  const pauseMs = settingsOf(db, { schema: row.table_schema, name: row.table_name })?.pauseMs ?? 0;
+  if (pauseMs <= 0) return undefined;
+  const key = `${db.name}/${row.table_schema}.${row.table_name}`;
+  const now = Date.now();
+  const due = nextRemovalAt.get(key) ?? 0;
+  if (now >= due) {
+    nextRemovalAt.set(key, now + pauseMs);
+    return undefined;
+  }
+  wakeLater(db, due - now);
+  return `window_pause_ms: the next removal from ${row.table_schema}.${row.table_name} may start at ${new Date(due).toISOString()}`;
+}
+
+/**
+ * After a window's removal: a wake for the scanner, which cuts and requests the next windows now
+ * instead of at the next interval (after the pause between windows, when one is set); and once
+ * the table has no open window left, VACUUM (ANALYZE or FULL, as configured) in the background,
+ * so a long one never holds up confirmations (the server's statement_timeout bounds it).
+ */
+function afterWindowRemoval(db: ManagedDatabase, table: { schema: string; name: string; oid: string }): void {
+  const settings = settingsOf(db, table);
   if (settings && settings.vacuum !== 'none') void vacuumWhenDone(db, table, settings.vacuum);
-  if (settings && settings.pauseMs > 0) await sleep(settings.pauseMs);
-  db.wake();
+  wakeLater(db, settings?.pauseMs ?? 0);
 }
 
 async function vacuumWhenDone(
@@ -141,6 +172,11 @@ async function dropInTransaction(
     return { result: 'vanished' };
   }
   if (row.source_kind === 'table') {
+    const pause = options.dryRun ? undefined : pauseRefusal(db, row);
+    if (pause) {
+      await noteDropWait(tx, row.id, 'WINDOW_PAUSE', pause);
+      return { result: 'waiting-for-pause' };
+    }
     const removed = await removeVerifiedWindow(tx, row, log, options);
     if (removed.result !== 'dropped') return { result: removed.result };
     return {
