@@ -87,9 +87,6 @@ function settingsOf(db: ManagedDatabase, table: { schema: string; name: string }
   return config ? windowSettings(config) : undefined;
 }
 
-/** When the next removal from each plain table (`database/schema.table`) may start. */
-const nextRemovalAt = new Map<string, number>();
-
 /** Wakes the scanner after `ms` without holding anything up (a confirmation, say). */
 function wakeLater(db: ManagedDatabase, ms: number): void {
   if (ms <= 0) db.wake();
@@ -106,11 +103,11 @@ function wakeLater(db: ManagedDatabase, ms: number): void {
 function pauseRefusal(db: ManagedDatabase, row: LedgerChunk): string | undefined {
   const pauseMs = settingsOf(db, { schema: row.table_schema, name: row.table_name })?.pauseMs ?? 0;
   if (pauseMs <= 0) return undefined;
-  const key = `${db.name}/${row.table_schema}.${row.table_name}`;
+  const key = `${row.table_schema}.${row.table_name}`;
   const now = Date.now();
-  const due = nextRemovalAt.get(key) ?? 0;
+  const due = db.nextRemovalAt.get(key) ?? 0;
   if (now >= due) {
-    nextRemovalAt.set(key, now + pauseMs);
+    db.nextRemovalAt.set(key, now + pauseMs);
     return undefined;
   }
   wakeLater(db, due - now);

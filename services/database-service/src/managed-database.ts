@@ -42,6 +42,8 @@ export interface ManagedDatabase {
   warnings: Map<string, string[]>;
   /** Each plain table's last removed window (`schema.table`): its rows and how long its delete took. */
   lastWindows: Map<string, { rows: number; removalMs: number }>;
+  /** When the next removal from each plain table (`schema.table`) may start (window_pause_ms). */
+  nextRemovalAt: Map<string, number>;
   /** Each plain table's rows with a NULL time (in no window, never archived), where an index counts them. */
   nullTimeRows: Map<string, number>;
   /** Ends the scan loop's current wait now (or the next one, when it is scanning). */
@@ -113,6 +115,7 @@ export function createManagedDatabase(
     conflicts: new Map(),
     warnings: new Map(),
     lastWindows: new Map(),
+    nextRemovalAt: new Map(),
     nullTimeRows: new Map(),
     logger: log,
     wake() {
