@@ -206,11 +206,16 @@ export function createRedisBus(options: RedisBusOptions): Bus {
     }
   }
 
-  /** Ready when the active endpoint is healthy and answers; otherwise names every endpoint's state. */
+  /**
+   * Ready when the active endpoint's last health round passed and it answers a PING now. Its
+   * circuit decides where commands go, not readiness: a lone endpoint back from a restart is ready
+   * at once, though its circuit stays open for the grace period.
+   */
   async function check(): Promise<void> {
     await started;
     const health = endpoints.health();
-    if (!health.ok) {
+    const active = health.endpoints.find((e) => e.active);
+    if (!active?.healthy) {
       const each = health.endpoints.map(
         (e) =>
           `${e.name} (${e.address}): ${e.healthy ? `circuit ${e.circuit}` : (e.last_error ?? 'unhealthy')}`,

@@ -197,4 +197,29 @@ describe('Redis failover across endpoints (real redis-server processes)', () => 
     expect(b.health().endpoints.find((e) => e.name === 'primary')!.circuit).toBe('open');
     expect(await streamLength(secondary!)).toBe(1);
   }, 30_000);
+
+  it('a lone endpoint back from a restart is ready at once, though its circuit is still open', async () => {
+    const [only] = await servers(1);
+    const { b } = bus([{ name: 'only', url: only!.url, weight: 1 }], {
+      min_failures: 2,
+      grace_period_s: 60,
+      command_attempts: 3,
+    });
+    await b.publish(TOPIC, { n: 1 });
+    await only!.kill();
+    await expect(b.publish(TOPIC, { n: 2 })).rejects.toThrow();
+    expect(b.health().endpoints[0]!.circuit).toBe('open');
+    await only!.restart();
+    await waitFor(
+      () =>
+        b.check().then(
+          () => true,
+          () => false,
+        ),
+      'ready again',
+      5_000,
+    );
+    expect(b.health().endpoints[0]).toMatchObject({ healthy: true, circuit: 'open' });
+    await b.publish(TOPIC, { n: 3 });
+  }, 30_000);
 });
