@@ -51,7 +51,7 @@ describe('operators: retry and dead letters without SQL or redis-cli', () => {
       ...(options.defaults ? { defaults: options.defaults } : {}),
     });
     const endpoint = flow.config.redis.endpoints[0]!;
-    redis = createRedisClient({ url: endpoint.url });
+    redis = createRedisClient({ url: endpoint.url! });
     return { flow, prefix: flow.config.redis.key_prefix };
   }
 

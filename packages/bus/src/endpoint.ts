@@ -1,13 +1,22 @@
 import type { RedisEndpointConfig } from '@chunk-archiver/common';
 import { type Circuit, type CircuitState, createCircuit } from './circuit.js';
-import { createRedisClient, type RedisClient, reconnectDelay } from './connection.js';
+import {
+  createRedisClient,
+  type RedisClient,
+  type RedisConnectionConfig,
+  reconnectDelay,
+} from './connection.js';
 
 /** One Redis server the bus may talk to, with what the bus knows of its health. */
 export interface Endpoint {
   name: string;
-  url: string;
+  /** How to connect: a URL, or a Sentinel group and the master it monitors. */
+  connection: RedisConnectionConfig;
+  /** Where health probes connect (`health_check_url`, else the endpoint itself). */
+  probeAt: RedisConnectionConfig;
+  /** Without credentials, for logs, status and metrics. */
+  address: string;
   weight: number;
-  healthUrl: string;
   /** Short commands (XADD, XACK, XCLAIM...): bounded by a command timeout. */
   commands: RedisClient;
   circuit: Circuit;
@@ -38,6 +47,19 @@ export interface CircuitOptions {
   gracePeriodMs: number;
 }
 
+/** How an endpoint's configuration connects. */
+export function connectionOf(config: RedisEndpointConfig): RedisConnectionConfig {
+  if (config.sentinels) return { sentinels: config.sentinels, name: config.master_name ?? '' };
+  return { url: config.url ?? 'redis://127.0.0.1:6379' };
+}
+
+/** An endpoint's address without credentials: the URL's host, or the sentinels and master. */
+export function addressOf(config: RedisEndpointConfig): string {
+  if (config.sentinels)
+    return `sentinel://${config.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}/${config.master_name}`;
+  return redactUrl(config.url ?? '');
+}
+
 /** The URL without user or password, for logs, status and metrics. */
 export function redactUrl(url: string): string {
   try {
@@ -55,22 +77,21 @@ export function createEndpoint(
   // No offline queue: a command issued while the connection is down fails at once instead of
   // waiting to run later, behind the bus's back, after the bus retried it elsewhere (a second
   // copy of a message). The bus does the retrying, across endpoints.
-  const commands = createRedisClient(
-    { url: config.url },
-    {
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: false,
-      commandTimeout: options.commandTimeoutMs,
-      // Back within a second of the server: the health round may pick it before that.
-      retryStrategy: (times: number) => Math.min(reconnectDelay(times), 1_000),
-    },
-  );
+  const connection = connectionOf(config);
+  const commands = createRedisClient(connection, {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    commandTimeout: options.commandTimeoutMs,
+    // Back within a second of the server: the health round may pick it before that.
+    retryStrategy: (times: number) => Math.min(reconnectDelay(times), 1_000),
+  });
   commands.on('error', options.onError);
   return {
     name: config.name,
-    url: config.url,
+    connection,
+    probeAt: config.health_check_url ? { url: config.health_check_url } : connection,
+    address: addressOf(config),
     weight: config.weight,
-    healthUrl: config.health_check_url ?? config.url,
     commands,
     circuit: createCircuit(options.circuit),
     // Optimistic until the first round says otherwise, so a start-up probe that is slow to
@@ -102,7 +123,7 @@ export function pickBest(candidates: Endpoint[]): Endpoint | undefined {
 export function viewEndpoint(endpoint: Endpoint, active: boolean, now = Date.now()): EndpointView {
   return {
     name: endpoint.name,
-    address: redactUrl(endpoint.url),
+    address: endpoint.address,
     weight: endpoint.weight,
     active,
     healthy: endpoint.healthy,

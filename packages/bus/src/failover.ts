@@ -14,7 +14,6 @@ import {
   isEligible,
   isTransient,
   pickBest,
-  redactUrl,
   refreshEligibility,
   viewEndpoint,
 } from './endpoint.js';
@@ -92,11 +91,11 @@ export function createEndpointSet(options: {
   }
 
   async function probeEndpoint(endpoint: Endpoint): Promise<void> {
-    const round = await probeRound(endpoint.healthUrl, probe, stopping.signal);
+    const round = await probeRound(endpoint.probeAt, probe, stopping.signal);
     if (stopping.signal.aborted) return;
     if (round.healthy !== endpoint.healthy)
       log[round.healthy ? 'info' : 'warn'](
-        { endpoint: endpoint.name, address: redactUrl(endpoint.url), error: round.error },
+        { endpoint: endpoint.name, address: endpoint.address, error: round.error },
         round.healthy ? 'redis endpoint healthy' : 'redis endpoint unhealthy',
       );
     endpoint.healthy = round.healthy;
@@ -121,7 +120,7 @@ export function createEndpointSet(options: {
     degradedLogged = false;
     if (reason === 'failover') failovers++;
     else fallbacks++;
-    log.warn({ ...event, address: redactUrl(to.url) }, `redis ${reason}: ${event.from} → ${event.to}`);
+    log.warn({ ...event, address: to.address }, `redis ${reason}: ${event.from} → ${event.to}`);
     for (const listener of listeners) {
       try {
         listener(event);
@@ -202,13 +201,10 @@ export function createEndpointSet(options: {
     },
     /** A blocking connection (XREADGROUP) of its own on `endpoint`. */
     reader(endpoint: Endpoint): RedisClient {
-      const reader = createRedisClient(
-        { url: endpoint.url },
-        {
-          maxRetriesPerRequest: null,
-          retryStrategy: (times: number) => Math.min(reconnectDelay(times), 1_000),
-        },
-      );
+      const reader = createRedisClient(endpoint.connection, {
+        maxRetriesPerRequest: null,
+        retryStrategy: (times: number) => Math.min(reconnectDelay(times), 1_000),
+      });
       reader.on('error', (error: Error) =>
         log.debug({ err: error, endpoint: endpoint.name }, 'redis reader error'),
       );

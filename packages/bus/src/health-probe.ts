@@ -1,5 +1,6 @@
 import { coerceError, sleep, withDeadline } from '@chunk-archiver/common';
 import { Redis } from 'ioredis';
+import type { RedisConnectionConfig } from './connection.js';
 
 export type HealthPolicy = 'all' | 'majority' | 'any';
 
@@ -21,14 +22,20 @@ export function policyMet(policy: HealthPolicy, passed: number, probes: number):
  * One probe on a connection of its own: connect, PING, PONG within the deadline. A fresh
  * connection each time, so a command queue stuck behind a frozen server never answers for it.
  */
-export async function probeOnce(url: string, timeoutMs: number): Promise<void> {
-  const client = new Redis(url, {
+export async function probeOnce(target: RedisConnectionConfig, timeoutMs: number): Promise<void> {
+  const options = {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
+    sentinelRetryStrategy: () => null,
     connectTimeout: timeoutMs,
-  });
+  };
+  // Through a Sentinel group the probe asks the sentinels for the master, then PINGs it.
+  const client =
+    'sentinels' in target
+      ? new Redis({ ...options, sentinels: target.sentinels, name: target.name })
+      : new Redis((target as { url: string }).url, options);
   client.on('error', () => {});
   try {
     await withDeadline(
@@ -54,7 +61,7 @@ export interface ProbeRound {
 
 /** A round of probes spaced `delayMs` apart, judged by the policy; stops early once decided. */
 export async function probeRound(
-  url: string,
+  target: RedisConnectionConfig,
   settings: ProbeSettings,
   signal?: AbortSignal,
 ): Promise<ProbeRound> {
@@ -64,7 +71,7 @@ export async function probeRound(
   for (let i = 0; i < settings.probes; i++) {
     if (i > 0 && !(await sleep(settings.delayMs, signal))) break;
     try {
-      await probeOnce(url, settings.timeoutMs);
+      await probeOnce(target, settings.timeoutMs);
       passed++;
     } catch (e) {
       failed++;

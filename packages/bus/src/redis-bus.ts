@@ -11,7 +11,7 @@ import {
   withDeadline,
 } from '@chunk-archiver/common';
 import { deadLetterTopic } from '@chunk-archiver/events';
-import type { RedisClient } from './connection.js';
+import type { RedisClient, RedisConnectionConfig } from './connection.js';
 import { startConsumer } from './consumer.js';
 import { deadLetterFields, readDeadLetter, replayable, toDeadLetter } from './dead-letters.js';
 import { type Endpoint, isTransient } from './endpoint.js';
@@ -21,8 +21,8 @@ import { entryField, type StreamEntry } from './stream-entry.js';
 import type { Bus, ConsumeOptions, DeadLetter, Handler, PayloadParser, Subscription } from './types.js';
 
 export interface RedisBusOptions {
-  /** One server; or give `endpoints`. */
-  redis?: { url: string };
+  /** One server (or Sentinel group, or Cluster: through ioredis); or give `endpoints`. */
+  redis?: RedisConnectionConfig;
   /** Several servers with weights: the healthy one of highest weight is used. */
   endpoints?: RedisEndpointConfig[];
   /** Health checks, circuits and fall-back (defaults as in the configuration). */
@@ -46,8 +46,14 @@ export function redisBusOptions(config: RedisConfig, logger?: Logger): RedisBusO
 
 function endpointsOf(options: RedisBusOptions): RedisEndpointConfig[] {
   if (options.endpoints?.length) return options.endpoints;
-  const url = options.redis?.url ?? 'redis://127.0.0.1:6379';
-  return [{ name: redisEndpointLabel(url), url, weight: 1 }];
+  const redis = options.redis ?? { url: 'redis://127.0.0.1:6379' };
+  if ('sentinels' in redis)
+    return [
+      { name: `sentinel:${redis.name}`, sentinels: redis.sentinels, master_name: redis.name, weight: 1 },
+    ];
+  if ('cluster' in redis)
+    throw new Error('a Redis Cluster is not supported by the bus: give one endpoint URL per server');
+  return [{ name: redisEndpointLabel(redis.url), url: redis.url, weight: 1 }];
 }
 
 /**

@@ -83,6 +83,20 @@ describe('redis configuration', () => {
       auto_fallback_interval_s: 120,
     });
     expect(redisConfigSchema.parse(undefined).endpoints[0]!.url).toBe('redis://127.0.0.1:6379');
+    const sentinel = redisConfigSchema.parse({
+      endpoints: [
+        { sentinels: [{ host: 's1' }, { host: 's2', port: 26380 }], master_name: 'mymaster', weight: 2 },
+      ],
+    });
+    expect(sentinel.endpoints[0]).toEqual({
+      name: 'sentinel:mymaster',
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26380 },
+      ],
+      master_name: 'mymaster',
+      weight: 2,
+    });
   });
 
   it.each([
@@ -99,6 +113,13 @@ describe('redis configuration', () => {
     [{ failover: { health_check_policy: 'most' } }, 'failover.health_check_policy', ''],
     [{ failover: { failure_rate_threshold: 1.5 } }, 'failover.failure_rate_threshold', ''],
     [{ endpoints: [{ url: 'redis://a', wieght: 2 }] }, 'endpoints.0', 'wieght'],
+    [{ endpoints: [{ weight: 2 }] }, 'endpoints.0.url', 'give url, or sentinels with master_name'],
+    [{ endpoints: [{ sentinels: [{ host: 's1' }] }] }, 'endpoints.0.master_name', 'required with sentinels'],
+    [
+      { endpoints: [{ url: 'redis://a', sentinels: [{ host: 's1' }], master_name: 'm' }] },
+      'endpoints.0.url',
+      'one of them',
+    ],
   ])('refuses %j naming %s', (input, path, words) => {
     const result = redisConfigSchema.safeParse(input);
     expect(result.success).toBe(false);

@@ -1,4 +1,4 @@
-import { type RedisServerHandle, startRedisServer } from '@chunk-archiver/testkit';
+import { type RedisServerHandle, startRedisSentinel, startRedisServer } from '@chunk-archiver/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Bus, createRedisBus, type SwitchEvent } from '../src/index.js';
@@ -221,5 +221,42 @@ describe('Redis failover across endpoints (real redis-server processes)', () => 
     );
     expect(b.health().endpoints[0]).toMatchObject({ healthy: true, circuit: 'open' });
     await b.publish(TOPIC, { n: 3 });
+  }, 30_000);
+
+  it('reaches an endpoint through Redis Sentinel, and probes it there', async () => {
+    const [master, standby] = await servers(2);
+    const sentinel = await startRedisSentinel(master!.port);
+    closers.push(() => sentinel.stop());
+    const b = createRedisBus({
+      endpoints: [
+        {
+          name: 'ha',
+          sentinels: [{ host: '127.0.0.1', port: sentinel.port }],
+          master_name: sentinel.masterName,
+          weight: 2,
+        },
+        { name: 'standby', url: standby!.url, weight: 1 },
+      ],
+      failover: FAST,
+      keyPrefix: PREFIX,
+    });
+    closers.push(() => b.close());
+    const seen: number[] = [];
+    await consumeInto(b, seen);
+    await b.publish(TOPIC, { n: 1 });
+    await waitFor(() => seen.includes(1), 'an event through the sentinel-managed master');
+    expect(await streamLength(master!)).toBe(1);
+    expect(b.health()).toMatchObject({ active: 'ha', ok: true });
+    expect(b.health().endpoints[0]!.address).toBe(
+      `sentinel://127.0.0.1:${sentinel.port}/${sentinel.masterName}`,
+    );
+    await b.check();
+    // The sentinel itself gone: the probes through it fail, and the bus moves to the standby.
+    await sentinel.stop();
+    await waitFor(
+      () => b.health().active === 'standby',
+      'failover off the unreachable sentinel',
+      DETECTION_MS + 2_000,
+    );
   }, 30_000);
 });

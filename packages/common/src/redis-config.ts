@@ -7,17 +7,40 @@ const redisUrl = z
   .min(1)
   .refine((v) => /^rediss?:\/\//.test(v), { message: 'must be a redis:// or rediss:// URL' });
 
+const sentinelSchema = z
+  .object({ host: z.string().min(1), port: z.number().int().min(1).max(65535).default(26379) })
+  .strict();
+
 const endpointSchema = z
   .object({
-    /** How logs, status and metrics name it (default: host:port of the URL). */
+    /** How logs, status and metrics name it (default: host:port of the URL, or the master name). */
     name: z.string().min(1).optional(),
-    url: redisUrl,
+    /** One server; or `sentinels` and `master_name` for a Sentinel-managed primary. */
+    url: redisUrl.optional(),
+    sentinels: z.array(sentinelSchema).min(1).optional(),
+    master_name: z.string().min(1).optional(),
     /** The healthy endpoint with the highest weight is the active one. */
     weight: z.number().positive().default(1),
     /** Where health probes go, when not the data URL (a proxy's health port, say). */
     health_check_url: redisUrl.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((e, ctx) => {
+    if ((e.url === undefined) === (e.sentinels === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: 'give url, or sentinels with master_name (one of them)',
+      });
+    if (e.sentinels && !e.master_name)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['master_name'],
+        message: 'required with sentinels: the name they monitor',
+      });
+    if (e.master_name && !e.sentinels)
+      ctx.addIssue({ code: 'custom', path: ['sentinels'], message: 'required with master_name' });
+  });
 
 /**
  * Health checks, circuit breakers and fall-back between endpoints. Seconds may be fractional
@@ -67,7 +90,19 @@ export const failoverSettingsSchema = z
   });
 
 export type FailoverSettings = z.infer<typeof failoverSettingsSchema>;
-export type RedisEndpointConfig = { name: string; url: string; weight: number; health_check_url?: string };
+export type RedisEndpointConfig = {
+  name: string;
+  url?: string | undefined;
+  sentinels?: Array<{ host: string; port: number }> | undefined;
+  master_name?: string | undefined;
+  weight: number;
+  health_check_url?: string | undefined;
+};
+
+/** What an endpoint is called when its configuration gives no name. */
+function defaultName(e: { url?: string | undefined; master_name?: string | undefined }): string {
+  return e.url !== undefined ? redisEndpointLabel(e.url) : `sentinel:${e.master_name ?? '?'}`;
+}
 
 /** `host:port` of a Redis URL, without user or password: what an endpoint is called by default. */
 export function redisEndpointLabel(url: string): string {
@@ -100,7 +135,7 @@ export const redisConfigSchema = z
       });
     const seen = new Map<string, number>();
     (r.endpoints ?? []).forEach((e, i) => {
-      const name = e.name ?? redisEndpointLabel(e.url);
+      const name = e.name ?? defaultName(e);
       if (seen.has(name))
         ctx.addIssue({
           code: 'custom',
@@ -114,7 +149,7 @@ export const redisConfigSchema = z
     key_prefix: r.key_prefix,
     failover: r.failover,
     endpoints: (r.endpoints ?? [{ url: r.url ?? DEFAULT_URL, weight: 1 }]).map(
-      (e): RedisEndpointConfig => ({ ...e, name: e.name ?? redisEndpointLabel(e.url) }),
+      (e): RedisEndpointConfig => ({ ...e, name: e.name ?? defaultName(e) }),
     ),
   }))
   .prefault({});

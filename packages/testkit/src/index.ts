@@ -11,6 +11,11 @@ export { type FakeKind, type FakePostgres, startFakePostgres } from './fake-post
 export { freePort } from './free-port.js';
 export { pgDatabase, pgSchema, type Sql } from './postgres.js';
 export { redisNamespace } from './redis.js';
-export { type RedisServerHandle, startRedisServer } from './redis-server.js';
+export {
+  type RedisSentinelHandle,
+  type RedisServerHandle,
+  startRedisSentinel,
+  startRedisServer,
+} from './redis-server.js';
 export { type S3rverHandle, startS3rver } from './s3rver.js';
 export { startTimescale, type TimescaleHandle, TimescaleMissingError } from './timescale.js';

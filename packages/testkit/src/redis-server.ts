@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './free-port.js';
 
@@ -75,6 +78,75 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
     async stop() {
       child?.kill('SIGCONT');
       await kill();
+    },
+  };
+}
+
+export interface RedisSentinelHandle {
+  port: number;
+  masterName: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A private Redis Sentinel (redis-server in sentinel mode, config in a temp file) monitoring the
+ * server on `masterPort` as `masterName`, for tests of endpoints reached through Sentinel.
+ */
+export async function startRedisSentinel(
+  masterPort: number,
+  masterName = 'archiver',
+): Promise<RedisSentinelHandle> {
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'sentinel-'));
+  const conf = join(dir, 'sentinel.conf');
+  await writeFile(
+    conf,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} 1`,
+      `sentinel down-after-milliseconds ${masterName} 1000`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
+  const probe = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  probe.on('error', () => {});
+  let up = false;
+  for (let i = 0; i < 100 && !up; i++) {
+    try {
+      await probe.connect();
+      const master = (await probe.call('SENTINEL', 'get-master-addr-by-name', masterName)) as string[] | null;
+      up = Array.isArray(master) && master[1] === String(masterPort);
+    } catch {
+      // not up yet
+    }
+    probe.disconnect();
+    if (!up) await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!up) {
+    child.kill('SIGKILL');
+    throw new Error(`redis sentinel did not start on port ${port}`);
+  }
+  return {
+    port,
+    masterName,
+    async stop() {
+      // Safe twice: a killed child has a signalCode and no exitCode, and exits only once.
+      if (child.exitCode === null && child.signalCode === null) {
+        await new Promise<void>((resolve) => {
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        });
+      }
+      await rm(dir, { recursive: true, force: true });
     },
   };
 }
