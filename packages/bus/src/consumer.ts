@@ -28,7 +28,11 @@ interface Attachment {
 
 /** Settles like `work`, or rejects as soon as `signal` aborts; leaves no listener behind. */
 function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new Error('reader detached'));
+  if (signal.aborted) {
+    // The abandoned read still settles (rejected by the disconnect): it must not go unhandled.
+    work.catch(() => undefined);
+    return Promise.reject(new Error('reader detached'));
+  }
   let onAbort: () => void = () => {};
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => reject(new Error('reader detached'));
@@ -185,7 +189,7 @@ export async function startConsumer<T>(deps: ConsumerDeps<T>): Promise<Subscript
 
   async function readNew({ endpoint, reader, detached }: Attachment): Promise<void> {
     const count = concurrency - inFlight.size;
-    if (count <= 0) return;
+    if (count <= 0 || detached.signal.aborted) return;
     const reading = reader.xreadgroup(
       'GROUP',
       group,

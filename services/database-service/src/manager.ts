@@ -109,7 +109,7 @@ export function createRetentionManager(options: ManagerOptions) {
     const why = `redis ${event.reason} ${event.from} → ${event.to}`;
     const work = republishEverywhere(context, databases.values(), why, config.defaults.scan_timeout_s * 1000);
     republishing.add(work);
-    void work.finally(() => republishing.delete(work));
+    void work.finally(() => republishing.delete(work)).catch(() => undefined);
   };
   let stopListening: (() => void) | undefined;
   const handleUnbounded = createConfirmationHandler({
