@@ -64,7 +64,6 @@ export function createCircuit(settings: CircuitSettings, now: () => number = Dat
         outcomes.length = 0;
       } else open();
     },
-    counts,
   };
 }
 

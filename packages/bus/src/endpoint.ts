@@ -1,5 +1,5 @@
 import type { RedisEndpointConfig } from '@chunk-archiver/common';
-import { type Circuit, type CircuitState, createCircuit } from './circuit.js';
+import { type Circuit, type CircuitSettings, type CircuitState, createCircuit } from './circuit.js';
 import {
   createRedisClient,
   type RedisClient,
@@ -40,12 +40,8 @@ export interface EndpointView {
   last_error: string | null;
 }
 
-export interface CircuitOptions {
-  minFailures: number;
-  failureRateThreshold: number;
-  windowMs: number;
-  gracePeriodMs: number;
-}
+/** Reconnect within a second of the server's return: the health round may pick it before that. */
+export const quickReconnect = (times: number): number => Math.min(reconnectDelay(times), 1_000);
 
 /** How an endpoint's configuration connects. */
 export function connectionOf(config: RedisEndpointConfig): RedisConnectionConfig {
@@ -72,7 +68,7 @@ export function redactUrl(url: string): string {
 
 export function createEndpoint(
   config: RedisEndpointConfig,
-  options: { circuit: CircuitOptions; commandTimeoutMs: number; onError: (error: Error) => void },
+  options: { circuit: CircuitSettings; commandTimeoutMs: number; onError: (error: Error) => void },
 ): Endpoint {
   // No offline queue: a command issued while the connection is down fails at once instead of
   // waiting to run later, behind the bus's back, after the bus retried it elsewhere (a second
@@ -82,8 +78,7 @@ export function createEndpoint(
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     commandTimeout: options.commandTimeoutMs,
-    // Back within a second of the server: the health round may pick it before that.
-    retryStrategy: (times: number) => Math.min(reconnectDelay(times), 1_000),
+    retryStrategy: quickReconnect,
   });
   commands.on('error', options.onError);
   return {

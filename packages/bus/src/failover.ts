@@ -6,7 +6,7 @@ import {
   type RedisEndpointConfig,
   sleep,
 } from '@chunk-archiver/common';
-import { createRedisClient, type RedisClient, reconnectDelay } from './connection.js';
+import { createRedisClient, type RedisClient } from './connection.js';
 import {
   createEndpoint,
   type Endpoint,
@@ -14,6 +14,7 @@ import {
   isEligible,
   isTransient,
   pickBest,
+  quickReconnect,
   refreshEligibility,
   viewEndpoint,
 } from './endpoint.js';
@@ -203,7 +204,7 @@ export function createEndpointSet(options: {
     reader(endpoint: Endpoint): RedisClient {
       const reader = createRedisClient(endpoint.connection, {
         maxRetriesPerRequest: null,
-        retryStrategy: (times: number) => Math.min(reconnectDelay(times), 1_000),
+        retryStrategy: quickReconnect,
       });
       reader.on('error', (error: Error) =>
         log.debug({ err: error, endpoint: endpoint.name }, 'redis reader error'),

@@ -85,6 +85,10 @@ export function createRedisBus(options: RedisBusOptions): Bus {
   let closed = false;
 
   const key = (topic: string) => `${prefix}${topic}`;
+  const deadKey = (topic: string) => key(deadLetterTopic(topic));
+  /** Appends to a stream trimmed to about maxLen entries. */
+  const append = (c: RedisClient, stream: string, ...fields: string[]) =>
+    c.xadd(stream, 'MAXLEN', '~', String(maxLen), '*', ...fields);
   const run = async <T>(command: (c: RedisClient) => Promise<T>) => {
     await started;
     return withRetries(endpoints, command);
@@ -95,9 +99,7 @@ export function createRedisBus(options: RedisBusOptions): Bus {
     const payload = JSON.stringify(event);
     const eventType = (event as { event_type?: unknown })?.event_type;
     const type = typeof eventType === 'string' ? eventType : topic;
-    const id = await run((c) =>
-      c.xadd(key(topic), 'MAXLEN', '~', String(maxLen), '*', 'payload', payload, 'event_type', type),
-    );
+    const id = await run((c) => append(c, key(topic), 'payload', payload, 'event_type', type));
     if (!id) throw new Error(`XADD to ${key(topic)} returned no id`);
     // The stream is the durable copy; the mirror is best effort for observers, so its failure is
     // logged rather than failing a publish that already landed.
@@ -126,8 +128,8 @@ export function createRedisBus(options: RedisBusOptions): Bus {
       group,
       deliveries,
     });
-    await c.xadd(key(deadLetterTopic(topic)), 'MAXLEN', '~', String(maxLen), '*', ...stored);
-    await c.publish(key(deadLetterTopic(topic)), JSON.stringify({ source_id: id, group, reason }));
+    await append(c, deadKey(topic), ...stored);
+    await c.publish(deadKey(topic), JSON.stringify({ source_id: id, group, reason }));
     await c.xack(key(topic), group, id);
     logger.warn({ topic, group, id, reason, deliveries }, 'message moved to dead-letter');
   }
@@ -165,12 +167,11 @@ export function createRedisBus(options: RedisBusOptions): Bus {
 
   async function deadLetters(topic: string, count = 100): Promise<DeadLetter[]> {
     const entries = (await run((c) =>
-      c.xrevrange(key(deadLetterTopic(topic)), '+', '-', 'COUNT', count),
+      c.xrevrange(deadKey(topic), '+', '-', 'COUNT', count),
     )) as StreamEntry[];
     return entries.map(toDeadLetter);
   }
 
-  const deadKey = (topic: string) => key(deadLetterTopic(topic));
   const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
 
   async function deadLetter(topic: string, id: string) {
@@ -184,9 +185,7 @@ export function createRedisBus(options: RedisBusOptions): Bus {
     const verdict = replayable(letter, parse);
     if (!verdict.ok) return verdict;
     // The payload as it was, not re-serialized: a signature over it must still hold.
-    const newId = await run((c) =>
-      c.xadd(key(topic), 'MAXLEN', '~', String(maxLen), '*', 'payload', letter.payload, 'event_type', topic),
-    );
+    const newId = await run((c) => append(c, key(topic), 'payload', letter.payload, 'event_type', topic));
     await run((c) => c.xdel(deadKey(topic), id));
     logger.info({ topic, dead_letter: id, new_id: newId }, 'dead letter replayed');
     return { ok: true as const, newId: newId ?? '' };
