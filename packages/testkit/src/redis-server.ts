@@ -19,6 +19,40 @@ export interface RedisServerHandle {
   stop(): Promise<void>;
 }
 
+/** SIGKILL and wait for the exit; nothing to do for a child that has already exited. */
+async function killChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+/** Polls a freshly started server on `port` until `ready` says yes (about 5 s at most). */
+async function waitForRedis(port: number, ready: (probe: Redis) => Promise<boolean>): Promise<boolean> {
+  const probe = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  probe.on('error', () => {});
+  for (let i = 0; i < 100; i++) {
+    let up = false;
+    try {
+      await probe.connect();
+      up = await ready(probe);
+    } catch {
+      // not up yet
+    }
+    probe.disconnect();
+    if (up) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
 /**
  * A private redis-server for tests that kill or restart Redis, so the machine's shared server is
  * never disturbed.
@@ -35,36 +69,14 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
         stdio: 'ignore',
       },
     );
-    const probe = new Redis({
-      port,
-      host: '127.0.0.1',
-      lazyConnect: true,
-      retryStrategy: () => null,
-      maxRetriesPerRequest: 0,
-    });
-    probe.on('error', () => {});
-    for (let i = 0; i < 100; i++) {
-      try {
-        await probe.connect();
-        await probe.ping();
-        probe.disconnect();
-        return;
-      } catch {
-        probe.disconnect();
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+    if (await waitForRedis(port, async (probe) => (await probe.ping()) === 'PONG')) return;
     throw new Error(`redis-server did not start on port ${port}`);
   }
 
   async function kill(): Promise<void> {
     const current = child;
     child = undefined;
-    if (!current || current.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      current.once('exit', () => resolve());
-      current.kill('SIGKILL');
-    });
+    if (current) await killChild(current);
   }
 
   await start();
@@ -111,26 +123,10 @@ export async function startRedisSentinel(
     ].join('\n'),
   );
   const child = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
-  const probe = new Redis({
-    port,
-    host: '127.0.0.1',
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
+  const up = await waitForRedis(port, async (probe) => {
+    const master = (await probe.call('SENTINEL', 'get-master-addr-by-name', masterName)) as string[] | null;
+    return Array.isArray(master) && master[1] === String(masterPort);
   });
-  probe.on('error', () => {});
-  let up = false;
-  for (let i = 0; i < 100 && !up; i++) {
-    try {
-      await probe.connect();
-      const master = (await probe.call('SENTINEL', 'get-master-addr-by-name', masterName)) as string[] | null;
-      up = Array.isArray(master) && master[1] === String(masterPort);
-    } catch {
-      // not up yet
-    }
-    probe.disconnect();
-    if (!up) await new Promise((r) => setTimeout(r, 50));
-  }
   if (!up) {
     child.kill('SIGKILL');
     throw new Error(`redis sentinel did not start on port ${port}`);
@@ -139,13 +135,7 @@ export async function startRedisSentinel(
     port,
     masterName,
     async stop() {
-      // Safe twice: a killed child has a signalCode and no exitCode, and exits only once.
-      if (child.exitCode === null && child.signalCode === null) {
-        await new Promise<void>((resolve) => {
-          child.once('exit', () => resolve());
-          child.kill('SIGKILL');
-        });
-      }
+      await killChild(child);
       await rm(dir, { recursive: true, force: true });
     },
   };
