@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ArchiverError, coerceError } from '@chunk-archiver/common';
-import type { RetentionConfig } from './config.js';
+import { namesTable, type RetentionConfig } from './config.js';
 import { UnknownTableError } from './errors.js';
 
 export const USAGE = `usage: database-service-cli <command> [options]
@@ -138,9 +138,7 @@ export function checkArguments(command: string, positionals: string[], values: O
 /** `--table` naming a table no configured database has is a usage error, not an empty success. */
 export function knownTable(config: RetentionConfig, table: string, database: string | undefined): void {
   const known = Object.entries(config.databases).some(
-    ([name, db]) =>
-      (!database || name === database) &&
-      db.tables.some((t) => table === t.name || table === `${t.schema}.${t.name}`),
+    ([name, db]) => (!database || name === database) && db.tables.some((t) => namesTable(t, table)),
   );
   if (!known) throw new UsageError(new UnknownTableError(table, database).message);
 }

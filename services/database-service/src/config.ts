@@ -91,6 +91,11 @@ export const tableSchema = z
 
 export type TableConfig = z.infer<typeof tableSchema>;
 
+/** Whether an operator's `name` (`table` or `schema.table`) names this configured table. */
+export function namesTable(table: { schema: string; name: string }, name: string): boolean {
+  return name === table.name || name === `${table.schema}.${table.name}`;
+}
+
 /** A plain table's window settings with their defaults. */
 export function windowSettings(table: TableConfig) {
   return {

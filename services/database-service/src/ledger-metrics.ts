@@ -1,12 +1,11 @@
 import type { Bus } from '@chunk-archiver/bus';
 import { withDeadline } from '@chunk-archiver/common';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { ChunkState } from './ledger/types.js';
+import { CHUNK_STATES } from './ledger/types.js';
 import type { ManagedDatabase } from './managed-database.js';
 import { DEAD_LETTER_TOPICS } from './operations/dead-letters.js';
 import { ledgerExists, stateCounts, tableAges } from './sql/ledger.js';
 
-const STATES: ChunkState[] = ['pending', 'requested', 'archived', 'dropped', 'failed', 'dead'];
 /** A scrape never waits longer than this for one database; one that does not answer is skipped. */
 const SCRAPE_TIMEOUT_MS = 2_000;
 
@@ -73,7 +72,7 @@ export function registerLedgerMetrics(
         const f = all.get(db.name);
         if (!f) continue;
         for (const table of db.config.tables)
-          for (const state of STATES)
+          for (const state of CHUNK_STATES)
             this.set({ database: db.name, table: `${table.schema}.${table.name}`, state }, 0);
         for (const c of f.counts)
           this.set(

@@ -3,7 +3,7 @@ import { coerceError, createLifecycle, type Logger } from '@chunk-archiver/commo
 import { type ArchivalConfirmation, parseArchivalConfirmation, TOPICS } from '@chunk-archiver/events';
 import type { BlobStore } from '@chunk-archiver/storage';
 import type postgres from 'postgres';
-import type { RetentionConfig } from './config.js';
+import { namesTable, type RetentionConfig } from './config.js';
 import { createConfirmationHandler } from './confirmations.js';
 import { UnknownTableError } from './errors.js';
 import { registerLedgerMetrics } from './ledger-metrics.js';
@@ -77,7 +77,7 @@ async function trigger(
   const owners = [...databases.values()].filter(
     (db) =>
       (!input.database || db.name === input.database) &&
-      db.config.tables.some((t) => input.table === t.name || input.table === `${t.schema}.${t.name}`),
+      db.config.tables.some((t) => namesTable(t, input.table)),
   );
   if (owners.length === 0) throw new UnknownTableError(input.table, input.database);
   const queued: QueuedChunk[] = [];

@@ -1,8 +1,7 @@
 import { coerceError } from '@chunk-archiver/common';
-import { buildArchivalRequest, TOPICS } from '@chunk-archiver/events';
-import { ledgerIdentity } from './ledger/identity.js';
+import { TOPICS } from '@chunk-archiver/events';
 import type { ManagedDatabase } from './managed-database.js';
-import type { ScanContext } from './scan-steps.js';
+import { requestEvent, type ScanContext } from './scan-steps.js';
 import { requestedChunks } from './sql/ledger.js';
 import { recordNote } from './sql/transitions.js';
 
@@ -22,14 +21,7 @@ export async function republishRequested(
   let sent = 0;
   for (const row of await requestedChunks(db.sql)) {
     if (!row.request_event_id) continue;
-    const event = buildArchivalRequest(
-      {
-        ...ledgerIdentity(db.name, row),
-        attempt: row.attempts,
-        requested_at: (row.requested_at ?? new Date()).toISOString(),
-      },
-      { producer: ctx.producer, secret: ctx.secret, eventId: row.request_event_id },
-    );
+    const event = requestEvent(ctx, db.name, row, row.request_event_id, row.requested_at ?? new Date());
     await ctx.publish(TOPICS.archivalRequest, event);
     await recordNote(db.sql, row.id, 'requested', `request ${row.request_event_id} sent again: ${why}`);
     sent++;

@@ -167,6 +167,20 @@ export function chunkLabel(
   return chunk.source_kind === 'table' ? `${name}[${chunk.chunk_start_time}, ${chunk.chunk_end_time})` : name;
 }
 
+/** The archival request for a ledger row, carried by `eventId` (a new one, or the ledger's own). */
+export function requestEvent(
+  ctx: ScanContext,
+  database: string,
+  row: LedgerChunk,
+  eventId: string,
+  requestedAt: Date,
+) {
+  return buildArchivalRequest(
+    { ...ledgerIdentity(database, row), attempt: row.attempts, requested_at: requestedAt.toISOString() },
+    { producer: ctx.producer, secret: ctx.secret, eventId },
+  );
+}
+
 /**
  * Marks the table's due chunks requested and publishes their requests, up to the per-scan limit.
  * With `publish: false` (a dry run, inside a transaction that is rolled back) it decides exactly
@@ -190,14 +204,7 @@ export async function requestDue(
       continue;
     }
     const identity = ledgerIdentity(db.name, marked);
-    const event = buildArchivalRequest(
-      {
-        ...identity,
-        attempt: marked.attempts,
-        requested_at: new Date().toISOString(),
-      },
-      { producer: ctx.producer, secret: ctx.secret, eventId },
-    );
+    const event = requestEvent(ctx, db.name, marked, eventId, new Date());
     try {
       await ctx.publish(TOPICS.archivalRequest, event);
     } catch (error) {

@@ -7,18 +7,11 @@ import {
   sleep,
 } from '@chunk-archiver/common';
 import type { ChunkIdentity } from '@chunk-archiver/events';
-import type { TableConfig } from './config.js';
+import { namesTable, type TableConfig } from './config.js';
 import { dropOptions, dropVerifiedChunk } from './drop-verified.js';
 import type { ManagedDatabase } from './managed-database.js';
 import { scanDryRun } from './scan-dry-run.js';
-import {
-  discover,
-  type QueuedChunk,
-  requestDue,
-  type ScanContext,
-  type SkippedChunk,
-  tableKey,
-} from './scan-steps.js';
+import { discover, type QueuedChunk, requestDue, type ScanContext, type SkippedChunk } from './scan-steps.js';
 import { runnableTables } from './scan-tables.js';
 import { archivedChunkIds, insertDiscovered } from './sql/ledger.js';
 import { expireRequests } from './sql/transitions.js';
@@ -49,7 +42,7 @@ export interface ScanFilter {
 }
 
 function tableMatches(table: TableConfig, name: string | undefined): boolean {
-  return !name || name === table.name || name === tableKey(table);
+  return !name || namesTable(table, name);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { coerceError, withDeadline } from '@chunk-archiver/common';
-import type { ChunkState } from './ledger/types.js';
+import { CHUNK_STATES, type ChunkState } from './ledger/types.js';
 import type { ManagedDatabase, TableConflict } from './managed-database.js';
 import {
   latestWindows,
@@ -9,8 +9,6 @@ import {
   troubledChunks,
   waitingDrops,
 } from './sql/ledger.js';
-
-const STATES: ChunkState[] = ['pending', 'requested', 'archived', 'dropped', 'failed', 'dead'];
 
 export interface TableStatus {
   table: string;
@@ -127,7 +125,7 @@ async function databaseStatus(
         table: `${t.schema}.${t.name}`,
         kind: t.kind,
         enabled: t.enabled,
-        chunks: Object.fromEntries(STATES.map((s) => [s, 0])) as Record<ChunkState, number>,
+        chunks: Object.fromEntries(CHUNK_STATES.map((s) => [s, 0])) as Record<ChunkState, number>,
         oldest_pending: null,
         oldest_requested: null,
         rows_archived: 0,

@@ -1,7 +1,9 @@
 import type { DimensionSlice } from '@chunk-archiver/events';
 import type { StorageForm } from '@chunk-archiver/pg';
 
-export type ChunkState = 'pending' | 'requested' | 'archived' | 'dropped' | 'failed' | 'dead';
+/** Every state of a chunk, in the order of its life (status and metrics list them so). */
+export const CHUNK_STATES = ['pending', 'requested', 'archived', 'dropped', 'failed', 'dead'] as const;
+export type ChunkState = (typeof CHUNK_STATES)[number];
 
 /**
  * A row of archiver.chunks as stored: the chunk's identity in the ledger's own columns, plus where

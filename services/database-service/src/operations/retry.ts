@@ -1,4 +1,4 @@
-import type { TableConfig } from '../config.js';
+import { namesTable, type TableConfig } from '../config.js';
 import { OperatorError, UnknownTableError } from '../errors.js';
 import { ledgerIdentity } from '../ledger/identity.js';
 import type { ChunkState, LedgerChunk } from '../ledger/types.js';
@@ -46,7 +46,7 @@ function pick(databases: Map<string, ManagedDatabase>, name: string | undefined,
 }
 
 function tableOf(db: ManagedDatabase, name: string): TableConfig | undefined {
-  return db.config.tables.find((t) => name === t.name || name === `${t.schema}.${t.name}`);
+  return db.config.tables.find((t) => namesTable(t, name));
 }
 
 const retried = (db: ManagedDatabase, row: LedgerChunk, from: ChunkState): RetriedChunk => ({
