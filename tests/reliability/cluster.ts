@@ -26,6 +26,7 @@ import {
 import postgres from 'postgres';
 import { type RunningService, startService } from '../services.js';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
+import { icebergProblems } from './iceberg-outcome.js';
 
 export interface ClusterOptions {
   /** Expired monthly partitions per database (default 6). */
@@ -53,6 +54,8 @@ export interface ClusterOptions {
    * token and an event-signing secret. See SECRETS.
    */
   secrets?: boolean;
+  /** The `events` table archived as an Iceberg table (committed by the manager before each drop). */
+  iceberg?: boolean;
 }
 
 /** Values that must never appear in a log line or an HTTP response. */
@@ -229,7 +232,13 @@ export async function createCluster(options: ClusterOptions = {}) {
       ...Object.fromEntries(
         databases.map((d) => [
           d.name,
-          { ...connection(d), pool: { max: 4 }, tables: [{ name: 'events', kind: 'partition' }] },
+          {
+            ...connection(d),
+            pool: { max: 4 },
+            tables: [
+              { name: 'events', kind: 'partition', ...(options.iceberg ? { format: 'iceberg' } : {}) },
+            ],
+          },
         ]),
       ),
       ...options.extraManagerDatabases,
@@ -270,13 +279,14 @@ export async function createCluster(options: ClusterOptions = {}) {
       {
         chunk_name: string;
         state: string;
+        request_event_id: string | null;
         object_key: string | null;
         manifest_key: string | null;
         range_start: string;
         range_end: string;
         chunk_oid: string | null;
       }[]
-    >`select chunk_name, state, object_key, manifest_key, range_start, range_end, chunk_oid from archiver.chunks order by chunk_name`.catch(
+    >`select chunk_name, state, request_event_id, object_key, manifest_key, range_start, range_end, chunk_oid from archiver.chunks order by chunk_name`.catch(
       () => [],
     );
   }
@@ -355,19 +365,25 @@ export async function createCluster(options: ClusterOptions = {}) {
           fail(`dropped but the ledger says ${row?.state ?? 'nothing'}`);
           continue;
         }
-        const keys = archiveKeys('archive', {
-          database: original.database,
-          source_kind: 'partition',
-          table_schema: 'public',
-          table_name: 'events',
-          chunk_schema: 'public',
-          chunk_name: original.chunk,
-          time_column: 'at',
-          dimension_type: 'timestamp',
-          chunk_start_time: row.range_start,
-          chunk_end_time: row.range_end,
-          ...(row.chunk_oid ? { chunk_oid: String(row.chunk_oid) } : {}),
-        });
+        const keys = archiveKeys(
+          'archive',
+          {
+            database: original.database,
+            source_kind: 'partition',
+            table_schema: 'public',
+            table_name: 'events',
+            chunk_schema: 'public',
+            chunk_name: original.chunk,
+            time_column: 'at',
+            dimension_type: 'timestamp',
+            chunk_start_time: row.range_start,
+            chunk_end_time: row.range_end,
+            ...(row.chunk_oid ? { chunk_oid: String(row.chunk_oid) } : {}),
+          },
+          options.iceberg
+            ? { format: 'iceberg', attempt: row.request_event_id ?? '' }
+            : { format: 'parquet' },
+        );
         if (row.object_key !== keys.dataKey) {
           fail(`archived under ${row.object_key}, not its key ${keys.dataKey}`);
           continue;
@@ -399,6 +415,7 @@ export async function createCluster(options: ClusterOptions = {}) {
           await rm(dir, { recursive: true, force: true });
         }
       }
+      if (options.iceberg) problems.push(...(await icebergProblems(store, databases, dropped)));
       const audit = await auditArchive(store, { prefix: 'archive/' });
       for (const p of audit.problems) problems.push(`archive: ${p.code} ${p.key}: ${p.message}`);
       if (audit.manifests !== dropped)

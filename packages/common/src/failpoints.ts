@@ -8,6 +8,10 @@ export const FAILPOINTS = {
   'archive.mid-upload': 'the worker, once the first piece of the object is with the store',
   'archive.before-confirm': 'the worker, object and manifest written and verified, before the confirmation',
   'scan.mid-scan': "the manager, after recording one table's expired chunks, before the next table",
+  'iceberg.before-commit':
+    'the manager, chunk archived and verified, before its Iceberg commit reads the table',
+  'iceberg.mid-commit':
+    "the manager, table read and the snapshot's manifests written, before the next metadata version",
   'drop.before': 'the manager, chunk archived and verified, before its drop transaction',
   'drop.in-transaction': 'the manager, inside the drop transaction, recount done, before DROP',
 } as const;

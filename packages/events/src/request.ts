@@ -11,6 +11,11 @@ export const archivalRequestSchema = z
       .extend({
         attempt: z.number().int().min(1).max(1000),
         requested_at: isoTimestamp,
+        /**
+         * How the archive is laid out: a Parquet object per chunk (default), or a data file of the
+         * table's Iceberg table, under a key unique to this request (the manager commits it).
+         */
+        archive_format: z.enum(['parquet', 'iceberg']).optional(),
       })
       .strict()
       .superRefine(checkRange),

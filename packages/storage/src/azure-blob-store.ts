@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 // The SDK is loaded when an Azure store is created: a process using another backend never pays
 // for it (about 25 MB resident).
@@ -79,6 +80,23 @@ export async function createAzureBlobStore(options: AzureBlobStoreOptions): Prom
     }
   }
 
+  /** `If-None-Match: *`: Azure answers 409 BlobAlreadyExists when the key is taken. */
+  async function createExclusive(key: string, body: Buffer, opts: UploadOptions = {}): Promise<boolean> {
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    try {
+      await container.getBlockBlobClient(key).upload(body, body.length, {
+        conditions: { ifNoneMatch: '*' },
+        blobHTTPHeaders: { blobContentType: opts.contentType ?? 'application/octet-stream' },
+        metadata: { ...opts.metadata, sha256 },
+      });
+      return true;
+    } catch (error) {
+      const status = (error as { statusCode?: number } | null)?.statusCode;
+      if (status === 409 || status === 412) return false;
+      throw storageFailure('exclusive create', key, error);
+    }
+  }
+
   async function stat(key: string): Promise<ObjectInfo | undefined> {
     try {
       const props = await container.getBlockBlobClient(key).getProperties();
@@ -111,6 +129,7 @@ export async function createAzureBlobStore(options: AzureBlobStoreOptions): Prom
       }
     },
     upload,
+    createExclusive,
     stat,
     readStream,
     async read(key) {

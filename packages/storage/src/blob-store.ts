@@ -32,6 +32,12 @@ export interface BlobStore {
   ensureContainer(): Promise<void>;
   /** Streams the source to `key`, hashing as it goes, and records the sha256 with the object. */
   upload(key: string, source: AsyncIterable<Uint8Array>, options?: UploadOptions): Promise<UploadResult>;
+  /**
+   * Writes a small object only if nothing exists under `key` (S3 and Azure conditional put,
+   * exclusive link on local disk): false, and nothing written, when the key is taken. What
+   * optimistic commits (Iceberg metadata) are built on.
+   */
+  createExclusive(key: string, body: Buffer, options?: UploadOptions): Promise<boolean>;
   stat(key: string): Promise<ObjectInfo | undefined>;
   /** Whole object into memory: for manifests and small objects only. */
   read(key: string): Promise<Buffer>;

@@ -20,7 +20,13 @@ export {
   type ManifestInput,
   readManifestAt,
 } from './integrity.js';
-export { type ArchiveKeys, archiveKeys, MANIFEST_SUFFIX, tableArchivePrefix } from './keys.js';
+export {
+  type ArchiveKeys,
+  type ArchiveLayout,
+  archiveKeys,
+  MANIFEST_SUFFIX,
+  tableArchivePrefix,
+} from './keys.js';
 export { createLocalBlobStore, type LocalBlobStoreOptions } from './local-blob-store.js';
 export {
   CHECKSUM_DEFINITION,

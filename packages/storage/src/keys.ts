@@ -25,15 +25,25 @@ export const MANIFEST_SUFFIX = '.manifest.json';
 export interface ArchiveKeys {
   dataKey: string;
   manifestKey: string;
+  /** The key without its attempt: every Iceberg data file of the chunk starts with it + `.`. */
+  stem: string;
 }
 
+/** Parquet: one object per chunk, overwritten by a retry. Iceberg: a data file per attempt. */
+export type ArchiveLayout = { format: 'parquet' } | { format: 'iceberg'; attempt: string };
+
 /**
- * The deterministic location of a chunk's archive:
+ * The deterministic location of a chunk's archive (an Iceberg data file: the same under
+ * `<table>/data/`, with the attempt's request id before `.parquet`):
  * `<prefix>/<database>/<schema>.<table>/year=YYYY/month=MM/day=DD/<chunk>_oid<oid>_<start>_<end>.parquet`
  * (integer dimensions: `range_start=<n>/` in place of the date folders). The same chunk always
  * maps to the same key, so a retried archive overwrites instead of duplicating.
  */
-export function archiveKeys(prefix: string, chunk: ChunkIdentity): ArchiveKeys {
+export function archiveKeys(
+  prefix: string,
+  chunk: ChunkIdentity,
+  layout: ArchiveLayout = { format: 'parquet' },
+): ArchiveKeys {
   const integer = chunk.dimension_type === 'integer';
   const start = compactBound(chunk.chunk_start_time, integer);
   const end = compactBound(chunk.chunk_end_time, integer);
@@ -47,6 +57,14 @@ export function archiveKeys(prefix: string, chunk: ChunkIdentity): ArchiveKeys {
   }
   // The OID keeps a re-created table's archive from overwriting its namesake's.
   const name = chunk.chunk_oid ? `${chunk.chunk_name}_oid${chunk.chunk_oid}` : chunk.chunk_name;
-  const dataKey = `${tableArchivePrefix(prefix, chunk.database, chunk.table_schema, chunk.table_name)}${partition}/${safe(name)}_${safe(start)}_${safe(end)}.parquet`;
-  return { dataKey, manifestKey: `${dataKey}${MANIFEST_SUFFIX}` };
+  const table = tableArchivePrefix(prefix, chunk.database, chunk.table_schema, chunk.table_name);
+  if (layout.format === 'iceberg') {
+    // A snapshot may still reference an earlier attempt's file: a new attempt never rewrites it.
+    const stem = `${table}data/${partition}/${safe(name)}_${safe(start)}_${safe(end)}`;
+    const dataKey = `${stem}.${safe(layout.attempt)}.parquet`;
+    return { dataKey, manifestKey: `${dataKey}${MANIFEST_SUFFIX}`, stem };
+  }
+  const stem = `${table}${partition}/${safe(name)}_${safe(start)}_${safe(end)}`;
+  const dataKey = `${stem}.parquet`;
+  return { dataKey, manifestKey: `${dataKey}${MANIFEST_SUFFIX}`, stem };
 }

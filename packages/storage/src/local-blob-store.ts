@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat as fsStat, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import {
+  stat as fsStat,
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BlobStore, ObjectInfo, UploadOptions, UploadResult } from './blob-store.js';
@@ -63,6 +73,25 @@ export function createLocalBlobStore(options: LocalBlobStoreOptions): BlobStore 
     }
   }
 
+  /** A complete temp file linked to the key: link() fails with EEXIST instead of replacing. */
+  async function createExclusive(key: string, body: Buffer): Promise<boolean> {
+    const target = pathOf(key);
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}${TEMP_MARKER}${randomUUID()}`;
+    try {
+      await writeFile(temp, body, { flush: true });
+      await link(temp, target);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw new StorageError('STORAGE_ERROR', `exclusive create ${key} failed: ${(error as Error).message}`, {
+        cause: error,
+      });
+    } finally {
+      await rm(temp, { force: true });
+    }
+  }
+
   async function stat(key: string): Promise<ObjectInfo | undefined> {
     const path = pathOf(key);
     try {
@@ -97,6 +126,7 @@ export function createLocalBlobStore(options: LocalBlobStoreOptions): BlobStore 
       await mkdir(base, { recursive: true });
     },
     upload,
+    createExclusive,
     stat,
     async read(key) {
       return readFile(pathOf(key));

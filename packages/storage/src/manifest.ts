@@ -48,6 +48,22 @@ export const manifestSchema = z
     }),
     writer: z.object({ name: z.string(), version: z.string(), parquet_library: z.string() }),
     request_event_id: z.string(),
+    /** An Iceberg data file: the table fields (ids, names, types) its Parquet schema carries. */
+    iceberg: z
+      .object({
+        fields: z.array(
+          z
+            .object({
+              id: z.number().int().positive(),
+              name: z.string(),
+              required: z.boolean(),
+              type: z.string(),
+            })
+            .strict(),
+        ),
+      })
+      .strict()
+      .optional(),
     created_at: z.string(),
   })
   .strict();

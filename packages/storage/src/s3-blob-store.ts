@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { BlobStore, ObjectInfo, UploadOptions, UploadResult } from './blob-store.js';
 import { storageFailure } from './errors.js';
@@ -35,6 +36,7 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
     HeadBucketCommand,
     HeadObjectCommand,
     ListObjectsV2Command,
+    PutObjectCommand,
     S3Client,
   } = await import('@aws-sdk/client-s3');
   const { Upload } = await import('@aws-sdk/lib-storage');
@@ -86,6 +88,28 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
     }
   }
 
+  /** `If-None-Match: *` on PUT: S3 answers 412 (or 409 while a racing put is in flight). */
+  async function createExclusive(key: string, body: Buffer, opts: UploadOptions = {}): Promise<boolean> {
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    try {
+      await client.send(
+        new PutObjectCommand({
+          Bucket,
+          Key: key,
+          Body: body,
+          IfNoneMatch: '*',
+          ContentType: opts.contentType ?? 'application/octet-stream',
+          Metadata: { ...opts.metadata, sha256 },
+        }),
+      );
+      return true;
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412 || status === 409) return false;
+      throw storageFailure('exclusive create', key, error);
+    }
+  }
+
   async function stat(key: string): Promise<ObjectInfo | undefined> {
     try {
       const head = await client.send(new HeadObjectCommand({ Bucket, Key: key }));
@@ -120,6 +144,7 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
       }
     },
     upload,
+    createExclusive,
     stat,
     readStream,
     async read(key) {

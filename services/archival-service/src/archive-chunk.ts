@@ -1,4 +1,5 @@
 import type { ArchivalRequestData, ManifestSummary, ObjectLocation } from '@chunk-archiver/events';
+import { readCurrent } from '@chunk-archiver/iceberg';
 import {
   archiveKeys,
   type BlobStore,
@@ -6,6 +7,7 @@ import {
   checkStoredObject,
   type Manifest,
   manifestPlace,
+  tableArchivePrefix,
 } from '@chunk-archiver/storage';
 import type postgres from 'postgres';
 import { ArchiveError } from './errors.js';
@@ -66,6 +68,7 @@ function manifestOf(
     },
     writer: { name: WRITER_NAME, version: WRITER_VERSION, parquet_library: PARQUET_LIBRARY },
     request_event_id: requestEventId,
+    ...(streamed.fields ? { iceberg: { fields: streamed.fields } } : {}),
   });
 }
 
@@ -91,6 +94,13 @@ async function writeManifest(store: BlobStore, manifestKey: string, manifest: Ma
   );
 }
 
+/** The chunk's Iceberg table as it is now, for the field ids its columns already have. */
+async function icebergTable(store: BlobStore, prefix: string, request: ArchivalRequestData) {
+  const key = tableArchivePrefix(prefix, request.database, request.table_schema, request.table_name);
+  // Reading needs no location: only metadata JSON is read, never a path inside it.
+  return (await readCurrent({ store, key, locationBase: '' }))?.metadata;
+}
+
 /**
  * Archives one chunk: streams its rows from one snapshot into the store, reads the object's size
  * and sha256 back, then writes the manifest beside it. The caller has already checked the chunk
@@ -102,11 +112,17 @@ export async function archiveChunk(
   requestEventId: string,
 ): Promise<ArchiveResult> {
   const { store, settings } = deps;
-  const keys = archiveKeys(settings.prefix, request);
+  const iceberg = request.archive_format === 'iceberg';
+  const keys = archiveKeys(
+    settings.prefix,
+    request,
+    iceberg ? { format: 'iceberg', attempt: requestEventId } : { format: 'parquet' },
+  );
   const started = performance.now();
   const streamed = await streamChunkToStore(deps, request, keys.dataKey, {
     ...settings,
     createdBy: `${WRITER_NAME} ${WRITER_VERSION} (${PARQUET_LIBRARY})`,
+    ...(iceberg ? { iceberg: { table: await icebergTable(store, settings.prefix, request) } } : {}),
   });
   const streamSeconds = seconds(started);
   const verifyStarted = performance.now();

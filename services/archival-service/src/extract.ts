@@ -1,6 +1,7 @@
 import {
   bindRangeSettings,
   type ChunkStorage,
+  type ColumnInfo,
   chunkStorage,
   listColumns,
   lockChunkForRead,
@@ -11,13 +12,13 @@ import {
 } from '@chunk-archiver/pg';
 import type postgres from 'postgres';
 import { ArchiveError } from './errors.js';
-import { type ColumnPlan, planColumn } from './parquet/column-mapping.js';
+import type { ColumnPlan } from './parquet/column-mapping.js';
 import { createCopyBinaryParser, type TupleView } from './parquet/copy-binary.js';
 import { copyChunkQuery } from './sql/copy-chunk.js';
 
 export interface ExtractCallbacks {
-  /** Called once, inside the snapshot, before any row: the plan for every column. */
-  onColumns(plans: ColumnPlan[]): void;
+  /** Called once, inside the snapshot, before any row: the columns, answered with their plans. */
+  onColumns(columns: ColumnInfo[]): ColumnPlan[];
   /**
    * One row: field 0 of the tuple is its content hash, fields 1.. the columns in plan order. The
    * view is only valid during the call. Returns true when the caller should await flush().
@@ -61,8 +62,7 @@ export async function extractChunk(
       );
     }
     const storage = await chunkStorage(tx, target.kind, target.schema, target.table, target.window);
-    const plans = (await listColumns(tx, target.schema, target.table)).map(planColumn);
-    callbacks.onColumns(plans);
+    const plans = callbacks.onColumns(await listColumns(tx, target.schema, target.table));
     // COPY takes no bind parameters: a window's bounds reach it through transaction settings.
     const window = target.window ? await bindRangeSettings(tx, target.window) : undefined;
     const rows = await streamRows(tx, { ...target, window }, plans, callbacks);

@@ -60,7 +60,7 @@ interface Job {
 
 /** What a confirmation echoes: the request's chunk identity, which request, which attempt. */
 function answering(event: ArchivalRequest) {
-  const { attempt, requested_at: _requestedAt, ...identity } = event.data;
+  const { attempt, requested_at: _requestedAt, archive_format: _format, ...identity } = event.data;
   return { ...identity, request_event_id: event.event_id, attempt };
 }
 

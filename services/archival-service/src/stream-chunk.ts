@@ -1,5 +1,6 @@
 import { failpoint } from '@chunk-archiver/common';
 import type { ArchivalRequestData } from '@chunk-archiver/events';
+import { fieldsFor, type IcebergField, type TableMetadata } from '@chunk-archiver/iceberg';
 import {
   type ChunkStorage,
   type ContentChecksum,
@@ -10,8 +11,9 @@ import type { BlobStore, UploadResult } from '@chunk-archiver/storage';
 import type postgres from 'postgres';
 import { createByteChannel } from './byte-channel.js';
 import { extractChunk } from './extract.js';
-import type { ColumnPlan } from './parquet/column-mapping.js';
+import { type ColumnPlan, planColumn } from './parquet/column-mapping.js';
 import { type Codec, createParquetEncoder } from './parquet/encoder.js';
+import { icebergPlans, icebergSchemaFooter } from './parquet/iceberg-plan.js';
 
 export interface StreamSettings {
   codec: Codec;
@@ -22,6 +24,8 @@ export interface StreamSettings {
   lockTimeoutMs?: number;
   /** Written into the Parquet footer. */
   createdBy: string;
+  /** An Iceberg data file: the table as it is now (undefined: not created yet), for field ids. */
+  iceberg?: { table: TableMetadata | undefined };
 }
 
 export interface Streamed {
@@ -29,6 +33,8 @@ export interface Streamed {
   plans: ColumnPlan[];
   checksum: ContentChecksum;
   storage: ChunkStorage;
+  /** An Iceberg data file's fields, in column order. */
+  fields?: IcebergField[];
 }
 
 /** Passes the bytes through; after the first piece is with the store, a test may stop mid-upload. */
@@ -80,6 +86,7 @@ export async function streamChunkToStore(
   const checksum = createChecksumAccumulator();
   const channel = createByteChannel();
   let plans: ColumnPlan[] = [];
+  let fields: IcebergField[] | undefined;
   let encoder: ReturnType<typeof createParquetEncoder> | undefined;
   let storage: ChunkStorage | undefined;
   let rowsSeen = 0;
@@ -95,8 +102,12 @@ export async function streamChunkToStore(
   const produce = async () => {
     try {
       storage = await extractChunk(deps.sql, target, {
-        onColumns(found) {
-          plans = found;
+        onColumns(columns) {
+          plans = columns.map(planColumn);
+          if (settings.iceberg) {
+            fields = fieldsFor(settings.iceberg.table, columns);
+            plans = icebergPlans(plans, fields);
+          }
           encoder = createParquetEncoder({
             plans,
             codec: settings.codec,
@@ -105,6 +116,7 @@ export async function streamChunkToStore(
             createdBy: settings.createdBy,
             sink: (bytes) => channel.push(bytes),
           });
+          return plans;
         },
         onRow(tuple, rowHash) {
           checksum.add(rowHash);
@@ -125,6 +137,7 @@ export async function streamChunkToStore(
         ...footerMetadata(request, settings.createdBy),
         'chunk_archiver.row_count': String(rowCount),
         'chunk_archiver.content_checksum': content,
+        ...(fields ? icebergSchemaFooter(fields) : {}),
       });
       channel.end();
     } catch (error) {
@@ -145,5 +158,11 @@ export async function streamChunkToStore(
   const [produced, uploaded] = await Promise.allSettled([produce(), consume()]);
   if (produced.status === 'rejected') throw produced.reason;
   if (uploaded.status === 'rejected') throw uploaded.reason;
-  return { written: uploaded.value, plans, checksum: checksum.result(), storage: storage! };
+  return {
+    written: uploaded.value,
+    plans,
+    checksum: checksum.result(),
+    storage: storage!,
+    ...(fields ? { fields } : {}),
+  };
 }

@@ -13,6 +13,8 @@ commands:
   release   delete the rows of a restore into a managed table again (--id), once they match the archive
   verify    check every archived object under --prefix against its manifest; exit 1 on any problem
   retry     re-queue failed or dead chunks: --id N, or --table T [--state failed|dead], or --all; --reason required
+  expire-snapshots
+            an Iceberg table (--table): keep its newest --keep N snapshots, remove the files only older ones used
   dead-letters list|show|replay|purge
             the dead-letter streams: list [--topic T]; show/replay --topic T --id ID; purge --topic T [--id ID]
 
@@ -33,6 +35,7 @@ options:
   --state S          retry: only chunks in this state (failed or dead)
   --all              retry: every failed or dead chunk
   --reason TEXT      retry: why (kept on each chunk's history)
+  --keep N           expire-snapshots: snapshots to keep (at least 1)
   --topic T          dead-letters: database.archival.request or database.archival.confirmation
   -h, --help`;
 
@@ -45,6 +48,7 @@ export const COMMANDS = [
   'verify',
   'retry',
   'dead-letters',
+  'expire-snapshots',
 ];
 const DEAD_LETTER_ACTIONS = ['list', 'show', 'replay', 'purge'];
 
@@ -97,6 +101,7 @@ function parseOptions() {
       all: { type: 'boolean', default: false },
       reason: { type: 'string' },
       topic: { type: 'string' },
+      keep: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -104,7 +109,7 @@ function parseOptions() {
 
 export function required(
   values: Options,
-  ...names: Array<'table' | 'from' | 'to' | 'id' | 'reason' | 'topic'>
+  ...names: Array<'table' | 'from' | 'to' | 'id' | 'reason' | 'topic' | 'keep'>
 ): void {
   const missing = names.filter((n) => !values[n]);
   if (missing.length) throw new UsageError(`missing ${missing.map((n) => `--${n}`).join(', ')}`);
@@ -115,6 +120,11 @@ export function checkArguments(command: string, positionals: string[], values: O
   if (command === 'trigger' || command === 'restore') required(values, 'table');
   if (command === 'restore') required(values, 'from', 'to');
   if (command === 'release') required(values, 'id');
+  if (command === 'expire-snapshots') {
+    required(values, 'table', 'keep');
+    if (!/^[1-9]\d{0,5}$/.test(values.keep!))
+      throw new UsageError(`--keep must be a whole number of at least 1, not "${values.keep}"`);
+  }
   if (command === 'retry') {
     required(values, 'reason');
     if (!values.id && !values.table && !values.all)

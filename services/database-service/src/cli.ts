@@ -18,6 +18,7 @@ import {
 import { loadRetentionConfig, type RetentionConfig } from './config.js';
 import { createManagedDatabase, type ManagedDatabase } from './managed-database.js';
 import { createRetentionManager, type RetentionManager } from './manager.js';
+import { expireTableSnapshots } from './operations/expire-snapshots.js';
 import type { RetryState } from './operations/retry.js';
 import { createRestorer } from './restore/restorer.js';
 
@@ -81,7 +82,8 @@ async function main(): Promise<number> {
   checkArguments(command, positionals, values);
   const config = await exitOnConfigError(() => {
     const loaded = loadRetentionConfig(process.env, values.config ?? process.env.ARCHIVER_CONFIG);
-    if (command !== 'verify' && command !== 'dead-letters') requireEnvironment(loaded.databases, process.env);
+    if (!['verify', 'dead-letters', 'expire-snapshots'].includes(command))
+      requireEnvironment(loaded.databases, process.env);
     return loaded;
   });
   if (values.table && (command === 'scan' || command === 'trigger' || command === 'retry'))
@@ -96,6 +98,11 @@ async function main(): Promise<number> {
   const store = await createBlobStore(config.storage);
   try {
     if (command === 'verify') return await verify(store, config, values);
+    if (command === 'expire-snapshots') {
+      const input = { table: values.table!, database: values.database, keep: Number(values.keep) };
+      console.log(JSON.stringify(await expireTableSnapshots(config, store, input), null, 2));
+      return 0;
+    }
     if (command === 'restore' || command === 'release') {
       return await withDatabases(config, logger, async (databases) => {
         const restorer = createRestorer({ databases, store, prefix: config.storage.prefix, logger });

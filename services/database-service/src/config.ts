@@ -4,6 +4,27 @@ import { databaseConnectionSchema } from '@chunk-archiver/pg';
 import { applyStorageEnvironment, STORAGE_ENV_OVERRIDES, storageConfigSchema } from '@chunk-archiver/storage';
 import { z } from 'zod';
 
+/** How a table's archive is laid out in storage. */
+const archiveFormat = z.enum(['parquet', 'iceberg']);
+
+/** Iceberg tables: how they are partitioned, where engines find them, how commits retry. */
+const icebergSchema = z
+  .object({
+    /** Partition transform of a timestamptz time column. */
+    partition: z.enum(['day', 'month']).default('month'),
+    /** Width of `truncate` on an integer time column. */
+    truncate_width: z.coerce.number().int().min(1).default(1_000_000),
+    /**
+     * The URI engines reach the storage root under, written into every metadata path
+     * (`s3://bucket`, `abfss://container@account.dfs.core.windows.net`, `file:///srv/archive`).
+     * Derived from the storage settings when omitted.
+     */
+    location_base: z.string().min(1).optional(),
+    /** Commits lost to another writer in a row before the commit gives up (and retries later). */
+    commit_attempts: z.coerce.number().int().min(1).max(100).default(20),
+  })
+  .strict();
+
 const retentionFields = {
   /** Chunks whose range ends before now − retention are archived and dropped. */
   retention_days: z.coerce.number().int().min(1).optional(),
@@ -79,6 +100,10 @@ export const tableSchema = z
     time_column: z.string().min(1).optional(),
     ...windowFields,
     chunks_per_scan: z.coerce.number().int().min(1).max(1000).optional(),
+    /** This table's archive: Parquet objects, or an Iceberg table (default: the database's, else parquet). */
+    format: archiveFormat.optional(),
+    /** The Iceberg partition transform of a timestamptz time column (default: iceberg.partition). */
+    iceberg_partition: z.enum(['day', 'month']).optional(),
     /**
      * Run the table even though a TimescaleDB retention policy is set on it. Off by default: such
      * a policy drops chunks whether or not they were archived.
@@ -114,6 +139,8 @@ const managedDatabaseSchema = databaseConnectionSchema.extend({
   tables: z.array(tableSchema).default([]),
   retention_days: z.coerce.number().int().min(1).optional(),
   chunks_per_scan: z.coerce.number().int().min(1).max(1000).optional(),
+  /** The archive format of this database's tables (default parquet); a table may say otherwise. */
+  format: archiveFormat.optional(),
   vacuum_after_drop: z.boolean().optional(),
   enabled: z.boolean().default(true),
   /**
@@ -160,6 +187,7 @@ export const retentionConfigSchema = z
     event_secret_env: z.string().default('ARCHIVER_EVENT_SECRET'),
     /** The same storage the workers write to: objects are verified there before any drop. */
     storage: storageConfigSchema.default(storageConfigSchema.parse({})),
+    iceberg: icebergSchema.default(icebergSchema.parse({})),
     defaults: z
       .object({
         retention_days: z.coerce.number().int().min(1).default(730),
@@ -206,6 +234,7 @@ export const retentionConfigSchema = z
   .strict();
 
 export type RetentionConfig = z.infer<typeof retentionConfigSchema>;
+export type ArchiveFormat = z.infer<typeof archiveFormat>;
 
 export const ENV_OVERRIDES: Record<string, string> = {
   ...SERVICE_ENV_OVERRIDES,

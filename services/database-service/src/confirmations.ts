@@ -1,9 +1,10 @@
-import { backoffDelay, coerceError, failpoint, type Logger } from '@chunk-archiver/common';
+import { backoffDelay, coerceError, type Logger } from '@chunk-archiver/common';
 import type { ArchivalConfirmation, ArchivalSuccess } from '@chunk-archiver/events';
 import type { BlobStore } from '@chunk-archiver/storage';
 import type { RetentionConfig } from './config.js';
-import { dropOptions, dropVerifiedChunk } from './drop-verified.js';
+import { commitAndDrop } from './drop-archived.js';
 import { NotLeaderError } from './errors.js';
+import { layoutOf } from './iceberg/format.js';
 import { confirmationMismatches, describeMismatches, ledgerIdentity } from './ledger/identity.js';
 import type { LedgerChunk } from './ledger/types.js';
 import type { ManagedDatabase } from './managed-database.js';
@@ -83,7 +84,8 @@ async function fail(h: Handling, code: string, message: string): Promise<void> {
  */
 async function verifyAndMarkArchived(h: Handling, data: ArchivalSuccess['data']): Promise<boolean> {
   const expected = ledgerIdentity(h.db.name, h.row);
-  const verified = await verifyArchive(h.deps.store, h.deps.config.storage.prefix, expected, data);
+  const layout = layoutOf(h.db.config, h.row);
+  const verified = await verifyArchive(h.deps.store, h.deps.config.storage.prefix, expected, data, layout);
   if (!verified.ok) {
     // Claims that differ from what is stored may not come from the worker that did the job: they
     // change nothing, and the real answer can still complete the request.
@@ -108,9 +110,8 @@ async function dropArchived(h: Handling): Promise<void> {
     log.warn('archived, not dropped: the table has a conflict (see status); it stays archived');
     return;
   }
-  await failpoint('drop.before', { database: db.name, chunk: `${row.chunk_schema}.${row.chunk_name}` });
   try {
-    await dropVerifiedChunk(db, row.id, dropOptions(deps.config, db));
+    await commitAndDrop(deps, db, row.id, { failpoint: true });
   } catch (error) {
     // The chunk stays `archived`; the next scan retries the verified drop.
     log.warn({ err: coerceError(error) }, 'verified drop did not complete; will retry on the next scan');

@@ -46,6 +46,8 @@ export interface ManagedDatabase {
   nextRemovalAt: Map<string, number>;
   /** Each plain table's rows with a NULL time (in no window, never archived), where an index counts them. */
   nullTimeRows: Map<string, number>;
+  /** The tail of each Iceberg table's (`key`) commit queue in this process. */
+  icebergCommits: Map<string, Promise<unknown>>;
   /** Ends the scan loop's current wait now (or the next one, when it is scanning). */
   wake(): void;
   /** The scan loop's wait between scans: `ms`, or until wake() or the signal. */
@@ -116,6 +118,7 @@ export function createManagedDatabase(
     warnings: new Map(),
     lastWindows: new Map(),
     nextRemovalAt: new Map(),
+    icebergCommits: new Map(),
     nullTimeRows: new Map(),
     logger: log,
     wake() {

@@ -102,7 +102,7 @@ export function createRetentionManager(options: ManagerOptions) {
     secret: options.secret,
     producer: `database-service@${options.consumer}`,
   };
-  const scanner = createScanner({ databases, logger, ...context });
+  const scanner = createScanner({ databases, logger, store: options.store, ...context });
   const republishing = new Set<Promise<void>>();
   /** After a Redis switch nothing waits for the request timeout: see republish.ts. */
   const onRedisSwitch = (event: SwitchEvent) => {

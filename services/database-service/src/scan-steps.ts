@@ -3,6 +3,7 @@ import { coerceError } from '@chunk-archiver/common';
 import { buildArchivalRequest, type ChunkIdentity, TOPICS } from '@chunk-archiver/events';
 import type postgres from 'postgres';
 import { effectiveTable, type RetentionConfig, type TableConfig, windowSettings } from './config.js';
+import { tableFormat } from './iceberg/format.js';
 import { ledgerIdentity } from './ledger/identity.js';
 import type { LedgerChunk } from './ledger/types.js';
 import type { ManagedDatabase, TableConflict } from './managed-database.js';
@@ -175,8 +176,15 @@ export function requestEvent(
   eventId: string,
   requestedAt: Date,
 ) {
+  const db = ctx.config.databases[database];
+  const iceberg = db !== undefined && tableFormat(db, row) === 'iceberg';
   return buildArchivalRequest(
-    { ...ledgerIdentity(database, row), attempt: row.attempts, requested_at: requestedAt.toISOString() },
+    {
+      ...ledgerIdentity(database, row),
+      attempt: row.attempts,
+      requested_at: requestedAt.toISOString(),
+      ...(iceberg ? { archive_format: 'iceberg' as const } : {}),
+    },
     { producer: ctx.producer, secret: ctx.secret, eventId },
   );
 }

@@ -7,7 +7,9 @@ import {
   sleep,
 } from '@chunk-archiver/common';
 import type { ChunkIdentity } from '@chunk-archiver/events';
+import type { BlobStore } from '@chunk-archiver/storage';
 import { namesTable, type TableConfig } from './config.js';
+import { commitAndDrop } from './drop-archived.js';
 import { dropOptions, dropVerifiedChunk } from './drop-verified.js';
 import type { ManagedDatabase } from './managed-database.js';
 import { scanDryRun } from './scan-dry-run.js';
@@ -20,6 +22,8 @@ export type { QueuedChunk, SkippedChunk } from './scan-steps.js';
 
 export interface ScannerDeps extends ScanContext {
   databases: Map<string, ManagedDatabase>;
+  /** Where archives are: an Iceberg table's chunk is committed there before its drop. */
+  store?: BlobStore;
   logger: Logger;
 }
 
@@ -74,8 +78,10 @@ async function scanForReal(
   for (const chunk of await archivedChunkIds(db.sql)) {
     if (conflicted.has(chunk.table)) continue;
     try {
-      if ((await dropVerifiedChunk(db, chunk.id, dropOptions(deps.config, db))) === 'dropped')
-        report.dropped++;
+      const outcome = deps.store
+        ? await commitAndDrop({ store: deps.store, config: deps.config }, db, chunk.id)
+        : await dropVerifiedChunk(db, chunk.id, dropOptions(deps.config, db));
+      if (outcome === 'dropped') report.dropped++;
     } catch (error) {
       // One drop that cannot take its lock now (a long reader, a removal in another process)
       // is tried again at the next scan; the requests below still go out.

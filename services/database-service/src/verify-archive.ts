@@ -1,5 +1,6 @@
 import type { ArchivalSuccess, ChunkIdentity } from '@chunk-archiver/events';
 import {
+  type ArchiveLayout,
   archiveKeys,
   type BlobStore,
   checkStoredObject,
@@ -35,6 +36,7 @@ export async function verifyArchive(
   prefix: string,
   expected: ChunkIdentity,
   confirmation: ArchivalSuccess['data'],
+  layout: ArchiveLayout = { format: 'parquet' },
 ): Promise<VerifyOutcome> {
   const { object, manifest: claimed } = confirmation;
   if (object.backend !== store.backend || object.container !== store.container) {
@@ -43,7 +45,7 @@ export async function verifyArchive(
       `confirmed object is in ${object.backend}:${object.container}, this manager verifies ${store.backend}:${store.container}`,
     );
   }
-  const keys = archiveKeys(prefix, expected);
+  const keys = archiveKeys(prefix, expected, layout);
   if (object.key !== keys.dataKey || object.manifest_key !== keys.manifestKey) {
     return refuse('KEY_MISMATCH', `confirmed key ${object.key} is not the chunk's key ${keys.dataKey}`);
   }

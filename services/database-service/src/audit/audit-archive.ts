@@ -8,6 +8,12 @@ import {
 } from '@chunk-archiver/storage';
 import { fetchObject } from '../restore/fetch-object.js';
 import { openArchivedParquet, readArchivedRows } from '../restore/parquet-rows.js';
+import {
+  auditIcebergTables,
+  type IcebergProblemCode,
+  icebergTables,
+  isIcebergMetadata,
+} from './audit-iceberg.js';
 
 /** The archive-integrity codes (packages/storage), and what only reading the Parquet file can find. */
 export type ProblemCode =
@@ -15,7 +21,8 @@ export type ProblemCode =
   | 'PARQUET_UNREADABLE'
   | 'ROW_COUNT_MISMATCH'
   | 'SCHEMA_MISMATCH'
-  | 'ORPHAN_OBJECT';
+  | 'ORPHAN_OBJECT'
+  | IcebergProblemCode;
 
 export interface AuditProblem {
   code: ProblemCode;
@@ -40,6 +47,9 @@ export interface AuditReport {
   bytes_read: number;
   rows: number;
   deep: boolean;
+  /** Iceberg tables found, and the data files their current snapshots list. */
+  iceberg_tables: string[];
+  iceberg_live_files: number;
   problems: AuditProblem[];
   ok: boolean;
 }
@@ -59,8 +69,13 @@ export async function auditArchive(
   const manifests: string[] = [];
   const problems: AuditProblem[] = [];
   let objects = 0;
-  for await (const item of store.list(prefix)) {
+  const listed: Array<{ key: string; bytes: number }> = [];
+  for await (const item of store.list(prefix)) listed.push(item);
+  const keys = new Set(listed.map((i) => i.key));
+  const tables = icebergTables(keys);
+  for (const item of listed) {
     objects++;
+    if (isIcebergMetadata(item.key, tables)) continue;
     if (item.key.endsWith(MANIFEST_SUFFIX)) manifests.push(item.key);
     else if (item.key.endsWith('.parquet')) data.set(item.key, item.bytes);
     else
@@ -81,6 +96,8 @@ export async function auditArchive(
     bytes_read: 0,
     rows: 0,
     deep: options.deep ?? false,
+    iceberg_tables: [],
+    iceberg_live_files: 0,
     problems,
     ok: false,
   };
@@ -107,6 +124,10 @@ export async function auditArchive(
       });
     }
   }
+  const iceberg = await auditIcebergTables(store, keys);
+  report.iceberg_tables = iceberg.tables;
+  report.iceberg_live_files = iceberg.liveFiles;
+  problems.push(...iceberg.problems);
   report.ok = problems.length === 0;
   return report;
 }

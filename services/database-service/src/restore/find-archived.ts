@@ -1,4 +1,5 @@
 import { coerceError } from '@chunk-archiver/common';
+import { keyOf, liveEntries, openTable } from '@chunk-archiver/iceberg';
 import {
   type BlobStore,
   MANIFEST_SUFFIX,
@@ -85,15 +86,28 @@ function nothingInRange(
   );
 }
 
+/** The data files an Iceberg table's current snapshot lists; undefined for a plain Parquet archive. */
+async function icebergLiveKeys(store: BlobStore, prefix: string): Promise<Set<string> | undefined> {
+  const opened = await openTable(store, prefix);
+  if (!opened) return undefined;
+  const { table, current } = opened;
+  return new Set(
+    (await liveEntries(table, current.metadata)).map((e) => keyOf(table, e.data_file.file_path)),
+  );
+}
+
 export async function findArchivedChunks(
   store: BlobStore,
   input: { prefix: string; database: string; schema: string; table: string; from: string; to: string },
 ): Promise<ArchiveSelection> {
   const prefix = tableArchivePrefix(input.prefix, input.database, input.schema, input.table);
+  const live = await icebergLiveKeys(store, prefix);
   const manifests: ArchivedChunk[] = [];
   const unreadable: string[] = [];
   for await (const item of store.list(prefix)) {
     if (!item.key.endsWith(MANIFEST_SUFFIX)) continue;
+    // An Iceberg table is read through its current snapshot: a replaced attempt is not restored.
+    if (live && !live.has(item.key.slice(0, -MANIFEST_SUFFIX.length))) continue;
     try {
       manifests.push({ manifestKey: item.key, manifest: await readManifest(store, item.key) });
     } catch (error) {

@@ -1,0 +1,27 @@
+import { describe, it } from 'vitest';
+import { FAILPOINT_LOG, runFault } from './run-fault.js';
+
+const RUNS = 2;
+
+/**
+ * The Iceberg commit sits between the verified upload and the drop: the manager SIGKILLed on
+ * either side of it must converge with every chunk committed once and dropped only once committed
+ * (runFault holds each run to that, and icebergProblems to one live file per dropped chunk).
+ */
+describe('reliability: Iceberg commits and process kills', () => {
+  for (const step of ['iceberg.before-commit', 'iceberg.mid-commit', 'drop.before']) {
+    it(`database-service SIGKILLed at ${step} (Iceberg table)`, async () => {
+      await runFault(
+        `Iceberg: database-service SIGKILLed at ${step}`,
+        { runs: RUNS, cluster: { iceberg: true } },
+        async (cluster) => {
+          await cluster.startWorker();
+          const doomed = await cluster.startManager({ ARCHIVER_FAILPOINTS: step }, false);
+          await doomed.waitForLog(FAILPOINT_LOG(step));
+          await doomed.kill();
+          await cluster.startManager();
+        },
+      );
+    }, 120_000);
+  }
+});
