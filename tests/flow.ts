@@ -44,6 +44,10 @@ export async function retentionFlow(options: {
   secret?: string;
   /** The bearer token the retention service's mutating routes want. */
   apiToken?: string;
+  /** Archival services consuming requests in one consumer group (default 1). */
+  workers?: number;
+  /** More of the retention service's configuration (its `iceberg` section, say). */
+  retention?: Record<string, unknown>;
 }) {
   const ns = await redisNamespace('flow');
   const bus: Bus = createRedisBus({ redis: { url: ns.url }, keyPrefix: ns.prefix });
@@ -65,6 +69,7 @@ export async function retentionFlow(options: {
       ),
       ...options.extraDatabases,
     },
+    ...options.retention,
   });
   const pools = Object.fromEntries(Object.entries(options.databases).map(([name, db]) => [name, db.sql]));
   const retention = await createRetentionService(config, {
@@ -88,32 +93,44 @@ export async function retentionFlow(options: {
       return bus.publish(topic, event);
     },
   };
-  const archival = await createArchivalService(
-    archivalConfigSchema.parse({
-      storage,
-      redis: { url: ns.url, key_prefix: ns.prefix },
-      service: { consumer_name: 'worker-1' },
-      parquet: { codec: 'snappy', row_group_size: 5_000 },
-      max_concurrent_archival_tasks: 1,
-      retry: { attempts: 1, initial_ms: 10, max_ms: 10, factor: 2 },
-      visibility_timeout_ms: 30_000,
-      max_deliveries: 5,
-      shutdown_grace_ms: 5_000,
-      databases: Object.fromEntries(
-        Object.entries(options.databases).map(([name, db]) => [name, { tables: db.allowedTables ?? [] }]),
-      ),
-    }),
-    {
-      logger: silentLogger(),
-      bus: recording,
-      lockRedis,
-      store: options.store,
-      pools,
-      secret: options.secret,
-      listen: false,
-    },
+  const workerOf = (name: string) =>
+    createArchivalService(
+      archivalConfigSchema.parse({
+        storage,
+        redis: { url: ns.url, key_prefix: ns.prefix },
+        service: { consumer_name: name },
+        parquet: { codec: 'snappy', row_group_size: 5_000 },
+        max_concurrent_archival_tasks: 1,
+        retry: { attempts: 1, initial_ms: 10, max_ms: 10, factor: 2 },
+        visibility_timeout_ms: 30_000,
+        max_deliveries: 5,
+        shutdown_grace_ms: 5_000,
+        databases: Object.fromEntries(
+          Object.entries(options.databases).map(([name, db]) => [name, { tables: db.allowedTables ?? [] }]),
+        ),
+      }),
+      {
+        logger: silentLogger(),
+        bus: recording,
+        lockRedis,
+        store: options.store,
+        pools,
+        secret: options.secret,
+        listen: false,
+      },
+    );
+  const archivals = await Promise.all(
+    Array.from({ length: options.workers ?? 1 }, (_, i) => workerOf(`worker-${i + 1}`)),
   );
-  const worker = { start: archival.start, stop: archival.stop };
+  const archival = archivals[0]!;
+  const worker = {
+    start: async () => {
+      for (const a of archivals) await a.start();
+    },
+    stop: async () => {
+      for (const a of archivals) await a.stop();
+    },
+  };
   const archive = archival.handle;
 
   async function ledger(database: string): Promise<LedgerChunk[]> {
@@ -134,8 +151,17 @@ export async function retentionFlow(options: {
     ledger,
     /** Runs the archival handler on a ledger row's current request, as a worker would, without the bus. */
     async archiveDirectly(database: string, row: LedgerChunk): Promise<ArchivalConfirmation> {
+      const table = config.databases[database]?.tables.find(
+        (t) => t.schema === row.table_schema && t.name === row.table_name,
+      );
+      const iceberg = (table?.format ?? config.databases[database]?.format) === 'iceberg';
       const request: ArchivalRequest = buildArchivalRequest(
-        { ...ledgerIdentity(database, row), attempt: row.attempts, requested_at: new Date().toISOString() },
+        {
+          ...ledgerIdentity(database, row),
+          attempt: row.attempts,
+          requested_at: new Date().toISOString(),
+          ...(iceberg ? { archive_format: 'iceberg' as const } : {}),
+        },
         { producer: 'test', eventId: row.request_event_id!, secret: options.secret },
       );
       const before = confirmations.length;
@@ -159,7 +185,7 @@ export async function retentionFlow(options: {
       );
     },
     async stop() {
-      await archival.stop();
+      await worker.stop();
       await retention.stop();
       await bus.close();
       lockRedis.disconnect();

@@ -18,4 +18,5 @@ export {
   startRedisServer,
 } from './redis-server.js';
 export { type S3rverHandle, startS3rver } from './s3rver.js';
+export { type DirectoryServer, serveDirectory } from './serve-directory.js';
 export { startTimescale, type TimescaleHandle, TimescaleMissingError } from './timescale.js';
