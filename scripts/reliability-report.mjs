@@ -15,7 +15,7 @@ const records = readFileSync(file, 'utf8')
   .filter(Boolean)
   .map((line) => JSON.parse(line));
 // Rows in a fixed order (the suite's files finish in any order): processes, PostgreSQL, data, Redis, storage.
-const ORDER = ['archival-service', 'database-service', 'PostgreSQL', 'rows', 'Redis', 'storage'];
+const ORDER = ['archival-service', 'database-service', 'PostgreSQL', 'rows', 'Redis', 'storage', 'Iceberg'];
 const rank = (fault) => {
   const i = ORDER.findIndex((prefix) => fault.startsWith(prefix));
   return i === -1 ? ORDER.length : i;
@@ -163,7 +163,7 @@ time it is asked, \`/ready\` must name the bad ones, and SIGTERM must end the pr
   out.push('');
 }
 if (safety.length) {
-  out.push(`## Drop safety and real TimescaleDB
+  out.push(`## Drop safety, real TimescaleDB and Iceberg
 
 Each case below runs against the real TimescaleDB 2.28.3 and PostgreSQL, and fails when its guard
 is removed (each guard was taken out once to see its test fail). Drop safety
@@ -171,6 +171,15 @@ is removed (each guard was taken out once to see its test fail). Drop safety
 without an event secret, never drops anything and is recorded with its own reason; the real
 confirmation then completes. Real TimescaleDB (\`tests/timescaledb.int.test.ts\`): compressed
 chunks, the compression race, space partitions, retention policies and continuous aggregates.
+
+Iceberg (\`tests/iceberg.int.test.ts\`, \`packages/iceberg/test/\`): a real hypertable archived by
+two workers into one Iceberg table and read back by an independent reader (icebird) and DuckDB;
+a row inserted after a chunk's commit re-archives it as an overwrite snapshot; a column added at the
+source evolves the schema; two writers racing one commit on local disk and Azurite (one retries,
+no snapshot lost; the same race without the exclusive create loses one, which is what the test
+sees). The kill runs above marked Iceberg stop the manager before its commit, between its snapshot
+files and the metadata version, and between the commit and the drop: each must end with every
+dropped chunk listed once in the table and no file committed twice.
 
 | suite | case | outcome |
 | --- | --- | --- |`);

@@ -21,7 +21,7 @@ import {
 } from '@chunk-archiver/testkit';
 import { icebergRead } from 'icebird';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { retentionFlow } from './flow.js';
 import { recordResult } from './reliability/cluster.js';
 
@@ -129,12 +129,15 @@ describe('Iceberg: a real TimescaleDB hypertable archived into one Iceberg table
     await flow.worker.start();
   }, 120_000);
 
-  afterAll(async () => {
+  // For docs/reliability.md (pnpm reliability): each case and how it ended.
+  afterEach(async ({ task }) => {
     await recordResult('safety', {
       suite: 'Iceberg',
-      case: `${DAYS} chunks by two workers, a late-insert re-archive and a schema change`,
-      outcome: reArchived ? 'passed' : 'FAILED',
+      case: task.name,
+      outcome: task.result?.errors?.length ? 'FAILED' : 'passed',
     });
+  });
+  afterAll(async () => {
     await flow?.stop();
     await http?.stop();
     await sql?.end({ timeout: 5 });

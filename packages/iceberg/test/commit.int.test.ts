@@ -8,7 +8,7 @@ import {
   readCurrent,
   type TableRef,
 } from '../src/index.js';
-import { BACKENDS, type Backend, dayChunk } from './helpers.js';
+import { BACKENDS, type Backend, dayChunk, recordSafety } from './helpers.js';
 
 const PARTITION = { partition: { transform: 'day' as const, truncateWidth: 1000 } };
 let n = 0;
@@ -28,8 +28,9 @@ for (const [name, start] of Object.entries(BACKENDS)) {
       backend = await start();
     });
     afterAll(() => backend.stop());
-    afterEach(() => {
+    afterEach(async ({ task }) => {
       delete process.env.ARCHIVER_FAILPOINTS;
+      await recordSafety(name, task.name, Boolean(task.result?.errors?.length));
     });
     const newTable = (): TableRef => ({
       store: backend.store,

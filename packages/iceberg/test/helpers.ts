@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChunkIdentity } from '@chunk-archiver/events';
@@ -79,4 +79,16 @@ export function dayChunk(table: string, day: number, attempt = 'a', fields = FIE
     contentChecksum: String(day),
     fields,
   };
+}
+
+/** A case for docs/reliability.md when `pnpm reliability` collects them (RELIABILITY_RESULTS). */
+export async function recordSafety(backend: string, name: string, failed: boolean): Promise<void> {
+  const file = process.env.RELIABILITY_RESULTS;
+  const line = {
+    kind: 'safety',
+    suite: `Iceberg commits (${backend})`,
+    case: name,
+    outcome: failed ? 'FAILED' : 'passed',
+  };
+  if (file) await appendFile(file, `${JSON.stringify(line)}\n`);
 }
