@@ -15,6 +15,7 @@ import {
   testDatabaseUrl,
 } from '@chunk-archiver/testkit';
 import postgres from 'postgres';
+import { benchIcebergCommits } from './iceberg-commits.js';
 import { summarizeProfile } from './profile-summary.js';
 
 const { values: args } = parseArgs({
@@ -30,6 +31,8 @@ const { values: args } = parseArgs({
     compressed: { type: 'string', default: '1000000' },
     /** Rows of the wide case: 100 columns, one of them 10 kB of text per row (0: skip). */
     wide: { type: 'string', default: '20000' },
+    /** Iceberg commits measured per backend, one daily chunk after another (0: skip). */
+    'iceberg-commits': { type: 'string', default: '200' },
     /** CPU-profile the first archive of each size (node --cpu-prof) and print where its time went. */
     profile: { type: 'boolean', default: false },
   },
@@ -521,6 +524,24 @@ async function benchWide(rows: number) {
   );
 }
 
+/** The Iceberg commit's cost per chunk on one backend, early and late in a table's life. */
+async function benchCommits(backend: string, chunks: number) {
+  const { storage, env } = backendStorage(backend);
+  const store = await createBlobStore(storage, env);
+  try {
+    await store.ensureContainer();
+    for (const cost of await benchIcebergCommits(store, chunks)) {
+      iceberg.push(cost);
+      console.error(
+        `Iceberg commit → ${backend}, table of ${cost.from_files}–${cost.to_files} files: ${cost.ms_per_chunk.toFixed(1)} ms per chunk`,
+      );
+    }
+  } finally {
+    await store.close?.();
+  }
+}
+const iceberg: Awaited<ReturnType<typeof benchIcebergCommits>> = [];
+
 const azurite = backends.includes('azure') ? await startAzurite() : undefined;
 const s3 = backends.includes('s3') ? await startS3rver() : undefined;
 const localRoot = await mkdtemp(join(tmpdir(), 'bench-archive-'));
@@ -610,6 +631,8 @@ try {
   if (wideRows > 0) await benchWide(wideRows);
   const compressedRows = Number(args.compressed);
   if (compressedRows > 0) await benchCompressed(compressedRows);
+  const commits = Number(args['iceberg-commits']);
+  if (commits > 0) for (const backend of backends) await benchCommits(backend, commits);
 } finally {
   await azurite?.stop();
   await s3?.stop();
@@ -634,9 +657,18 @@ await mkdir(join(here, 'results'), { recursive: true });
 const date = new Date().toISOString().slice(0, 10);
 await writeFile(
   join(here, 'results', `${date}.json`),
-  `${JSON.stringify({ date, machine, codec: args.codec, row_group_size: Number(args['row-group']), results }, null, 2)}\n`,
+  `${JSON.stringify({ date, machine, codec: args.codec, row_group_size: Number(args['row-group']), results, iceberg_commits: iceberg }, null, 2)}\n`,
 );
 console.log(`Machine: ${machine}; codec ${args.codec}, row group ${args['row-group']} rows\n\n${table}`);
+if (iceberg.length) {
+  console.log('\nIceberg commit per chunk (commit + read-back before the drop; no peer runs here):\n');
+  console.log('| backend | table holds (files) | ms per chunk | metadata KB after |');
+  console.log('| --- | --- | ---: | ---: |');
+  for (const c of iceberg)
+    console.log(
+      `| ${c.backend} | ${c.from_files}–${c.to_files} | ${f(c.ms_per_chunk, 1)} | ${f(c.metadata_kb)} |`,
+    );
+}
 for (const r of results) {
   const profile = r.profile as Awaited<ReturnType<typeof summarizeProfile>> | undefined;
   if (!profile) continue;

@@ -1,5 +1,11 @@
 export { decodeFile, encodeManifest, encodeManifestList } from './avro.js';
-export { type ChunkFile, type CommitResult, commitChunkFile, committedProblem } from './commit.js';
+export {
+  type ChunkFile,
+  type CommitResult,
+  commitChunkFile,
+  committedProblem,
+  PREVIOUS_VERSIONS_MAX,
+} from './commit.js';
 export { ICEBERG_CODES, type IcebergCode, IcebergError } from './errors.js';
 export { type ExpireResult, expireSnapshots } from './expire.js';
 export {

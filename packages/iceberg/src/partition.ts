@@ -48,7 +48,7 @@ const floorDiv = (a: bigint, b: bigint) => (a >= 0n ? a / b : -((-a + b - 1n) / 
 function transformValue(transform: string, value: bigint): bigint {
   if (transform === 'day') return floorDiv(value, MICROS_PER_DAY);
   if (transform === 'month') {
-    const d = new Date(Number(value / 1000n));
+    const d = new Date(Number(floorDiv(value, 1000n)));
     return BigInt((d.getUTCFullYear() - 1970) * 12 + d.getUTCMonth());
   }
   const width = BigInt(/^truncate\[(\d+)\]$/.exec(transform)![1]!);

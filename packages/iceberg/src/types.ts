@@ -1,3 +1,5 @@
+import type { ChunkIdentity } from '@chunk-archiver/events';
+
 /** The Iceberg v2 table metadata this project writes and reads (the spec's names, verbatim). */
 
 export type PrimitiveType =
@@ -118,3 +120,19 @@ export interface ManifestFile {
     upper_bound: Buffer | null;
   }> | null;
 }
+
+/** One chunk's verified data file, as the manager's ledger and the stored manifest record it. */
+export interface ChunkFile {
+  chunk: ChunkIdentity;
+  key: string;
+  /** The key without its attempt: every file ever written for this chunk starts with it. */
+  stem: string;
+  rows: number;
+  bytes: number;
+  sha256: string;
+  contentChecksum: string;
+  fields: IcebergField[];
+}
+
+/** A manifest entry with the partition spec its manifest was written for. */
+export type LiveEntry = ManifestEntry & { specId: number };

@@ -5,6 +5,7 @@ import {
   committedProblem,
   expireSnapshots,
   liveEntries,
+  PREVIOUS_VERSIONS_MAX,
   readCurrent,
   type TableRef,
 } from '../src/index.js';
@@ -193,5 +194,23 @@ for (const [name, start] of Object.entries(BACKENDS)) {
       expect((await liveKeys(table)).sort()).toEqual([firsts[1]!.key, replacement.key].sort());
       await expect(expireSnapshots(table, 0)).rejects.toThrow(/keep/);
     });
+
+    it('keeps 100 metadata versions behind the current one, as write.metadata.previous-versions-max says', async () => {
+      table = newTable();
+      for (let d = 1; d <= PREVIOUS_VERSIONS_MAX + 5; d++)
+        await commitChunkFile(table, dayChunk(table.key, d), PARTITION);
+      const versions: number[] = [];
+      for await (const item of backend.store.list(`${table.key}metadata/`)) {
+        const v = /\/v(\d+)\.metadata\.json$/.exec(item.key);
+        if (v) versions.push(Number(v[1]));
+      }
+      const current = (await readCurrent(table))!;
+      expect(current.version).toBe(PREVIOUS_VERSIONS_MAX + 5);
+      expect(Math.min(...versions)).toBe(5);
+      expect(current.metadata['metadata-log']).toHaveLength(PREVIOUS_VERSIONS_MAX);
+      expect(current.metadata['metadata-log'][0]!['metadata-file']).toBe(
+        `file:///srv/${table.key}metadata/v5.metadata.json`,
+      );
+    }, 60_000);
   });
 }

@@ -22,6 +22,12 @@ const icebergSchema = z
     location_base: z.string().min(1).optional(),
     /** Commits lost to another writer in a row before the commit gives up (and retries later). */
     commit_attempts: z.coerce.number().int().min(1).max(100).default(20),
+    /**
+     * Snapshots kept per table: once a table holds 10 more, the oldest are expired (their files
+     * removed when no kept snapshot lists them). Each snapshot's manifest lists every live file,
+     * so unexpired snapshots cost storage that grows with their number. 0 keeps every snapshot.
+     */
+    keep_snapshots: z.coerce.number().int().min(0).default(100),
   })
   .strict();
 

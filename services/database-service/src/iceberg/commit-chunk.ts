@@ -1,5 +1,12 @@
-import { failpoint } from '@chunk-archiver/common';
-import { commitChunkFile, committedProblem, IcebergError, type IcebergField } from '@chunk-archiver/iceberg';
+import { coerceError, failpoint } from '@chunk-archiver/common';
+import {
+  commitChunkFile,
+  committedProblem,
+  expireSnapshots,
+  IcebergError,
+  type IcebergField,
+  type TableRef,
+} from '@chunk-archiver/iceberg';
 import { archiveKeys, type BlobStore, readManifestAt } from '@chunk-archiver/storage';
 import type { RetentionConfig } from '../config.js';
 import { ledgerIdentity } from '../ledger/identity.js';
@@ -20,6 +27,28 @@ function serialized<T>(db: ManagedDatabase, table: string, work: () => Promise<T
     if (db.icebergCommits.get(table) === tail) db.icebergCommits.delete(table);
   });
   return next;
+}
+
+/** Past keep_snapshots + 10, the oldest snapshots go: best effort, the commit stands either way. */
+async function expireOld(
+  db: ManagedDatabase,
+  table: TableRef,
+  keep: number,
+  snapshots: number,
+): Promise<void> {
+  if (keep === 0 || snapshots <= keep + 10) return;
+  try {
+    const expired = await expireSnapshots(table, keep);
+    db.logger.info(
+      { table: table.key, expired: expired.expiredSnapshots, removed: expired.removedDataFiles.length },
+      'expired old Iceberg snapshots',
+    );
+  } catch (error) {
+    db.logger.warn(
+      { err: coerceError(error), table: table.key },
+      'expiring old Iceberg snapshots failed; the next commit tries again',
+    );
+  }
 }
 
 /** The data file's fields, from the manifest the manager verified (never from a message). */
@@ -79,8 +108,8 @@ export async function ensureCommitted(
   });
   let result: Awaited<ReturnType<typeof commitChunkFile>>;
   try {
-    result = await serialized(db, table.key, () =>
-      commitChunkFile(
+    result = await serialized(db, table.key, async () => {
+      const committed = await commitChunkFile(
         table,
         {
           chunk: identity,
@@ -94,8 +123,10 @@ export async function ensureCommitted(
           partition: partitionSettings(deps.config, db.config, row),
           maxAttempts: deps.config.iceberg.commit_attempts,
         },
-      ),
-    );
+      );
+      await expireOld(db, table, deps.config.iceberg.keep_snapshots, committed.snapshots);
+      return committed;
+    });
   } catch (error) {
     if (
       error instanceof IcebergError &&
