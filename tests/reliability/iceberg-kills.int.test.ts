@@ -1,5 +1,5 @@
 import { describe, it } from 'vitest';
-import { FAILPOINT_LOG, runFault } from './run-fault.js';
+import { killManagerAt, runFault } from './run-fault.js';
 
 const RUNS = 2;
 
@@ -14,13 +14,7 @@ describe('reliability: Iceberg commits and process kills', () => {
       await runFault(
         `Iceberg: database-service SIGKILLed at ${step}`,
         { runs: RUNS, cluster: { iceberg: true } },
-        async (cluster) => {
-          await cluster.startWorker();
-          const doomed = await cluster.startManager({ ARCHIVER_FAILPOINTS: step }, false);
-          await doomed.waitForLog(FAILPOINT_LOG(step));
-          await doomed.kill();
-          await cluster.startManager();
-        },
+        (cluster) => killManagerAt(cluster, step),
       );
     }, 120_000);
   }

@@ -1,5 +1,5 @@
 import { describe, it } from 'vitest';
-import { FAILPOINT_LOG, runFault } from './run-fault.js';
+import { FAILPOINT_LOG, killManagerAt, runFault } from './run-fault.js';
 
 const RUNS = 3;
 
@@ -21,13 +21,9 @@ describe('reliability: processes killed at every step', () => {
 
   for (const step of ['scan.mid-scan', 'drop.before']) {
     it(`database-service SIGKILLed at ${step}`, async () => {
-      await runFault(`database-service SIGKILLed at ${step}`, { runs: RUNS }, async (cluster) => {
-        await cluster.startWorker();
-        const doomed = await cluster.startManager({ ARCHIVER_FAILPOINTS: step }, false);
-        await doomed.waitForLog(FAILPOINT_LOG(step));
-        await doomed.kill();
-        await cluster.startManager();
-      });
+      await runFault(`database-service SIGKILLed at ${step}`, { runs: RUNS }, (cluster) =>
+        killManagerAt(cluster, step),
+      );
     }, 120_000);
   }
 });

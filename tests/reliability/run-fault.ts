@@ -64,3 +64,12 @@ function withEveryLog(error: unknown, cluster: Cluster): Error {
 }
 
 export const FAILPOINT_LOG = (name: string) => new RegExp(`"failpoint":"${name.replace('.', '\\.')}"`);
+
+/** The manager SIGKILLed at `step` and a new one started in its place, a worker running throughout. */
+export async function killManagerAt(cluster: Cluster, step: string): Promise<void> {
+  await cluster.startWorker();
+  const doomed = await cluster.startManager({ ARCHIVER_FAILPOINTS: step }, false);
+  await doomed.waitForLog(FAILPOINT_LOG(step));
+  await doomed.kill();
+  await cluster.startManager();
+}
