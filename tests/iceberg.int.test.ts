@@ -30,13 +30,13 @@ type Flow = Awaited<ReturnType<typeof retentionFlow>>;
 const DAYS = 24;
 const TABLE_KEY = 'archive/tsdb/public.metrics/';
 /** The columns as they are compared: PostgreSQL's text of each, and the same from the Iceberg reader. */
-const COLUMNS = ['id', 'ts', 'dev', 'v', 'note', 'amount', 'payload', 'uid', 'extra'] as const;
+const COLUMNS = ['id', 'ts', 'dev', 'v', 'note', 'amount', 'payload', 'uid', 'tags', 'extra'] as const;
 
 /** Every row of the copy kept beside the hypertable, as text, keyed by id. */
 async function sourceRows(sql: postgres.Sql): Promise<Map<string, string[]>> {
   const rows = await sql<Record<string, string | null>[]>`
     select id::text, to_char(ts at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ts, dev::text,
-      v::text, note, amount::text, payload::text, uid::text, extra
+      v::text, note, amount::text, payload::text, uid::text, to_json(tags)::text as tags, extra
     from source_copy where ts < '2021-03-01'::timestamptz + ${DAYS} * interval '1 day'`;
   return new Map(rows.map((r) => [r.id!, COLUMNS.map((c) => r[c] ?? 'NULL')]));
 }
@@ -93,15 +93,15 @@ describe('Iceberg: a real TimescaleDB hypertable archived into one Iceberg table
     store = createLocalBlobStore({ root, container: 'archive' });
     http = await serveDirectory(join(root, 'archive'));
     await sql`create table metrics (id bigint not null, ts timestamptz not null, dev int not null,
-      v double precision, note text, amount numeric(12,2), payload jsonb, uid uuid)`;
+      v double precision, note text, amount numeric(12,2), payload jsonb, uid uuid, tags int[])`;
     await sql`select create_hypertable('metrics', by_range('ts', interval '1 day'))`;
     await sql`insert into metrics
       select g, '2021-03-01'::timestamptz + (g - 1) * interval '6 minutes', g % 5, g / 7.0,
         case when g % 9 = 0 then null else 'n' || g end, (g * 1.25)::numeric(12,2),
         case when g % 4 = 0 then null else jsonb_build_object('g', g, 'tags', jsonb_build_array('a', g % 3)) end,
-        md5(g::text)::uuid
+        md5(g::text)::uuid, case when g % 6 = 0 then null else array[g % 3, g % 10, null] end
       from generate_series(1, ${DAYS} * 240) g`;
-    await sql`insert into metrics select 1000000 + g, now() - g * interval '1 minute', 1, 0, 'recent', 0, null, null from generate_series(1, 20) g`;
+    await sql`insert into metrics select 1000000 + g, now() - g * interval '1 minute', 1, 0, 'recent', 0, null, null, null from generate_series(1, 20) g`;
     await sql`create table source_copy as select * from metrics`;
     await sql`alter table metrics set (timescaledb.compress, timescaledb.compress_segmentby = 'dev', timescaledb.compress_orderby = 'ts')`;
     await sql`select compress_chunk(c) from show_chunks('metrics', older_than => interval '30 days') c order by c limit 8`;
@@ -197,7 +197,7 @@ describe('Iceberg: a real TimescaleDB hypertable archived into one Iceberg table
       const late = `${target.range_start}`;
       for (const t of ['metrics', 'source_copy'])
         await sql.unsafe(
-          `insert into ${t} values (999999, $1::timestamptz + interval '1 hour', 3, 0.5, 'late', 1.50, '{"late":true}', null)`,
+          `insert into ${t} values (999999, $1::timestamptz + interval '1 hour', 3, 0.5, 'late', 1.50, '{"late":true}', null, '{7}')`,
           [late],
         );
     } finally {
@@ -242,7 +242,8 @@ describe('Iceberg: a real TimescaleDB hypertable archived into one Iceberg table
       [6, 'amount', 'decimal(12, 2)'],
       [7, 'payload', 'string'],
       [8, 'uid', 'uuid'],
-      [9, 'extra', 'string'],
+      [9, 'tags', 'string'],
+      [10, 'extra', 'string'],
     ]);
     expect(current.metadata['partition-specs'][0]!.fields).toEqual([
       { 'source-id': 2, 'field-id': 1000, name: 'ts_day', transform: 'day' },
@@ -281,6 +282,7 @@ describe('Iceberg: a real TimescaleDB hypertable archived into one Iceberg table
         amount: 'DECIMAL(12,2)',
         payload: 'VARCHAR',
         uid: 'UUID',
+        tags: 'VARCHAR',
       });
     }
     const [expected] = await sql<{ n: number; ids: string }[]>`
@@ -307,6 +309,15 @@ describe('Iceberg: a real TimescaleDB hypertable archived into one Iceberg table
       select (select count(*)::int from restored) as restored,
              (select count(*)::int from source_copy where ts >= ${reArchived.range_start}::timestamptz and ts < ${reArchived.range_end}::timestamptz) as source`;
     expect(counts!.restored).toBe(counts!.source);
+    // Every value as it was, the array and JSON columns (strings in the Iceberg files) included.
+    const [differ] = await sql<{ n: number }[]>`
+      select count(*)::int as n from (
+        (select * from restored except all select * from source_copy
+           where ts >= ${reArchived.range_start}::timestamptz and ts < ${reArchived.range_end}::timestamptz)
+        union all
+        (select * from source_copy where ts >= ${reArchived.range_start}::timestamptz and ts < ${reArchived.range_end}::timestamptz
+         except all select * from restored)) d`;
+    expect(differ!.n).toBe(0);
   });
 
   it('expire-snapshots keeps the newest and removes the replaced file; the table still reads the same', async () => {

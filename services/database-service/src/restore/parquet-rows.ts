@@ -42,12 +42,14 @@ export type ArrayTarget = 'json' | 'other';
 function converterFor(element: SchemaElement, target: ArrayTarget | undefined): Convert {
   const logical = element.logical_type;
   const text = (v: unknown) => utf8.decode(v as Uint8Array);
-  if (logical?.type === 'JSON') {
+  const string = logical?.type === 'STRING' || element.converted_type === 'UTF8';
+  // An Iceberg data file holds JSON (arrays too) as a plain string: Iceberg has no JSON type.
+  if (logical?.type === 'JSON' || (target && string)) {
     if (!target) return text;
     const jsonElements = target === 'json';
     return (v) => jsonArrayToPgArray(text(v), { jsonElements });
   }
-  if (logical?.type === 'STRING' || element.converted_type === 'UTF8') return text;
+  if (string) return text;
   if (logical?.type === 'DECIMAL' || element.converted_type === 'DECIMAL') {
     const scale = element.scale ?? 0;
     return element.type === 'INT64'
