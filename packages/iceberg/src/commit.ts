@@ -79,7 +79,8 @@ async function prepare(
     sequence,
   });
   const now = Date.now();
-  const schemas = evolved.added.length ? [...base.schemas, evolved.schema] : base.schemas;
+  const isNew = !base.schemas.some((sc) => sc['schema-id'] === evolved.schema['schema-id']);
+  const schemas = isNew ? [...base.schemas, evolved.schema] : base.schemas;
   const next: TableMetadata = {
     ...base,
     'last-sequence-number': Number(sequence),

@@ -125,12 +125,18 @@ export function evolveSchema(
         { retryable: true },
       );
   }
-  if (added.length === 0) return { schema, lastColumnId: metadata['last-column-id'], added };
+  // A NOT NULL dropped at the source makes the column optional (Iceberg's allowed promotion).
+  const relaxed = schema.fields.filter((f) => f.required && !byName.get(f.name)!.required);
+  if (added.length === 0 && relaxed.length === 0)
+    return { schema, lastColumnId: metadata['last-column-id'], added };
   const next: IcebergSchema = {
     type: 'struct',
     'schema-id': Math.max(...metadata.schemas.map((s) => s['schema-id'])) + 1,
     // Added columns are optional: the files before them have no values.
-    fields: [...schema.fields, ...added.map((f) => ({ ...f, required: false }))],
+    fields: [
+      ...schema.fields.map((f) => (relaxed.includes(f) ? { ...f, required: false } : f)),
+      ...added.map((f) => ({ ...f, required: false })),
+    ],
   };
   return {
     schema: next,

@@ -161,6 +161,15 @@ for (const [name, start] of Object.entries(BACKENDS)) {
         code: 'ICEBERG_SCHEMA_CONFLICT',
       });
       expect((await readCurrent(table))!.version).toBe(2);
+      // A NOT NULL dropped at the source: the column becomes optional, in a schema of its own.
+      const relaxed: ChunkFile = {
+        ...dayChunk(table.key, 6),
+        fields: [{ ...base.fields[0]!, required: false }, base.fields[1]!, added.fields[2]!],
+      };
+      await commitChunkFile(table, relaxed, PARTITION);
+      const after = (await readCurrent(table))!.metadata;
+      expect(after['current-schema-id']).toBe(2);
+      expect(after.schemas.at(-1)!.fields.map((f) => f.required)).toEqual([false, true, false]);
     });
 
     it('expire-snapshots keeps the newest, removes what only the expired ones used, never a live file', async () => {
