@@ -96,10 +96,17 @@ export async function ensureCommitted(
     format: 'iceberg',
     attempt: row.request_event_id ?? '',
   });
-  // Archived as plain Parquet before the table was switched to Iceberg: the verified object stands.
-  if (row.object_key !== keys.dataKey) return 'not-iceberg';
+  if (row.object_key !== keys.dataKey) {
+    // Archived as plain Parquet before the table was switched to Iceberg: the verified object stands.
+    if (row.object_key === archiveKeys(deps.config.storage.prefix, identity).dataKey) return 'not-iceberg';
+    throw new IcebergError(
+      'ICEBERG_NOT_COMMITTED',
+      `archived object ${row.object_key} is neither this attempt's Iceberg data file ${keys.dataKey} nor the chunk's Parquet object`,
+    );
+  }
   const fields = await verifiedFields(deps.store, row);
-  if (!fields) return 'not-iceberg';
+  if (!fields)
+    throw new IcebergError('ICEBERG_NOT_COMMITTED', `manifest ${row.manifest_key} records no Iceberg fields`);
   const table = tableRef(deps.config, deps.store, db.name, row);
   const file = { key: keys.dataKey, rows: Number(row.row_count), bytes: Number(row.bytes) };
   await failpoint('iceberg.before-commit', {
